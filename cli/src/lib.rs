@@ -1,0 +1,2 @@
+//! The `coral` / `kubectl-coral` CLI. Not written yet (issue 7); this crate
+//! holds no functionality.

@@ -1,0 +1,1 @@
+//! gRPC + Connect-JSON on one port.

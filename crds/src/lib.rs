@@ -1,0 +1,1 @@
+//! Coral custom resources. Written in issue 4.

@@ -1,0 +1,1 @@
+//! coral-discovery. Written in issue 3.

@@ -1,0 +1,1 @@
+//! coral-operator. Written in issue 4.
