@@ -26,6 +26,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // pbjson_types supplies Timestamp etc. with proto3-JSON serde.
         .compile_well_known_types(true)
         .extern_path(".google.protobuf", "::pbjson_types")
+        // …except Timestamp: proto3 JSON wants "…Z", pbjson_types writes "+00:00".
+        .extern_path(".google.protobuf.Timestamp", "crate::Timestamp")
         .compile_fds(descriptors.clone())?;
 
     let descriptor_bytes = std::fs::read(&descriptor_path)?;

@@ -9,6 +9,9 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 
 pub use pbjson_types;
 
+mod timestamp;
+pub use timestamp::Timestamp;
+
 macro_rules! proto_package {
     ($file:literal) => {
         include!(concat!(env!("OUT_DIR"), "/", $file, ".rs"));

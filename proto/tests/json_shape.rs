@@ -1,7 +1,7 @@
 //! The proto3-JSON shapes the seed document shows are the user contract.
 
 use coral_proto::discovery::v1::{HealthResponse, LookupColonyRequest, LookupColonyResponse};
-use coral_proto::pbjson_types::Timestamp;
+use coral_proto::Timestamp;
 
 #[test]
 fn health_response_uses_camel_case_and_int64_strings() {
@@ -37,4 +37,20 @@ fn timestamps_render_as_rfc3339() {
     let json: serde_json::Value = serde_json::to_value(&resp).unwrap();
     assert_eq!(json["lastSeen"], "2025-10-29T20:50:00Z");
     assert_eq!(json["connectPort"], 9000);
+}
+
+#[test]
+fn timestamps_parse_back_from_json() {
+    let resp: LookupColonyResponse =
+        serde_json::from_str(r#"{"meshId":"a","lastSeen":"2025-10-29T20:50:00.5Z"}"#).unwrap();
+    let ts = resp.last_seen.unwrap();
+    assert_eq!((ts.seconds, ts.nanos), (1761771000, 500_000_000));
+}
+
+#[test]
+fn timestamps_keep_the_protobuf_wire_format() {
+    use prost::Message;
+    let ts = Timestamp { seconds: 1761771000, nanos: 7 };
+    let decoded = coral_proto::pbjson_types::Timestamp::decode(ts.encode_to_vec().as_slice()).unwrap();
+    assert_eq!((decoded.seconds, decoded.nanos), (1761771000, 7));
 }
