@@ -1,0 +1,95 @@
+//! Everything the discovery port serves: the DiscoveryService over gRPC and
+//! Connect-JSON, gRPC reflection, probes and metrics.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use coral_connect::{ConnectRouter, ConnectService, DEFAULT_BODY_LIMIT};
+use coral_proto::discovery::v1::discovery_service_server::{
+    DiscoveryService, DiscoveryServiceServer, SERVICE_NAME,
+};
+
+use crate::service::Discovery;
+
+#[derive(Debug, thiserror::Error)]
+#[error("failed to build gRPC reflection from the embedded descriptors: {0}")]
+pub struct ReflectionError(#[from] tonic_reflection::server::Error);
+
+/// Registers one RPC as a Connect-JSON unary route calling the trait method.
+macro_rules! unary {
+    ($router:expr, $discovery:expr, $name:literal, $method:ident) => {{
+        let discovery = $discovery.clone();
+        $router.unary(&format!("/{SERVICE_NAME}/{}", $name), move |request| {
+            let discovery = discovery.clone();
+            async move { discovery.$method(request).await }
+        })
+    }};
+}
+
+/// Build the service for one port. `ready` turns `/readyz` to 503 when
+/// shutdown starts, so load balancers drain us first.
+pub fn build(
+    discovery: Discovery,
+    ready: Arc<AtomicBool>,
+) -> Result<ConnectService, ReflectionError> {
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(coral_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(coral_proto::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    let grpc = DiscoveryServiceServer::new(discovery.clone())
+        .max_decoding_message_size(DEFAULT_BODY_LIMIT);
+
+    let for_metrics = discovery.clone();
+    let for_rejections = discovery.clone();
+    let operations = axum::Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let ready = ready.load(Ordering::Relaxed);
+                async move {
+                    if ready {
+                        (StatusCode::OK, "ready\n")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
+                    }
+                }
+            }),
+        )
+        .route(
+            "/metrics",
+            get(move || {
+                let text = for_metrics.render_metrics();
+                async move {
+                    (
+                        [(
+                            header::CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        text,
+                    )
+                        .into_response()
+                }
+            }),
+        );
+
+    let router = ConnectRouter::new()
+        .body_limit(DEFAULT_BODY_LIMIT)
+        .on_rejection(move |rejection| for_rejections.metrics().rejected(rejection.as_label()))
+        .grpc(grpc)
+        .grpc(reflection_v1)
+        .grpc(reflection_v1alpha)
+        .routes(operations);
+    let router = unary!(router, discovery, "RegisterColony", register_colony);
+    let router = unary!(router, discovery, "DeregisterColony", deregister_colony);
+    let router = unary!(router, discovery, "LookupColony", lookup_colony);
+    let router = unary!(router, discovery, "RegisterAgent", register_agent);
+    let router = unary!(router, discovery, "LookupAgent", lookup_agent);
+    let router = unary!(router, discovery, "Health", health);
+    Ok(router.into_service())
+}

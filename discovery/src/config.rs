@@ -1,0 +1,77 @@
+//! Command-line flags (the seed's contract: `--port`, `--ttl`,
+//! `--cleanup-interval`, `--log-level`) plus hardening knobs.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "coral-discovery",
+    version,
+    about = "Rendezvous registry: colonies and agents announce themselves with a TTL lease"
+)]
+pub struct Config {
+    /// Port serving gRPC and Connect-JSON (0 picks a free port and logs it).
+    #[arg(long, default_value_t = 8080, env = "CORAL_DISCOVERY_PORT")]
+    pub port: u16,
+
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0", env = "CORAL_DISCOVERY_BIND")]
+    pub bind: IpAddr,
+
+    /// Lease length of a registration, in seconds.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..=86_400))]
+    pub ttl: u32,
+
+    /// How often expired entries are purged, in seconds.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=3_600))]
+    pub cleanup_interval: u32,
+
+    /// Log verbosity.
+    #[arg(long, value_enum, default_value_t = LogLevel::Info, env = "CORAL_LOG_LEVEL")]
+    pub log_level: LogLevel,
+
+    /// Log format: human on a terminal and JSON otherwise, unless chosen.
+    #[arg(long, value_enum, default_value_t = LogFormat::Auto, env = "CORAL_LOG_FORMAT")]
+    pub log_format: LogFormat,
+
+    /// Registrations (and deregistrations) per second allowed from one
+    /// source IP, refilled continuously; 0 disables the limit.
+    #[arg(long, default_value_t = 20.0)]
+    pub register_rate_limit: f64,
+
+    /// Registrations one source IP may send in a burst.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    pub register_burst: u32,
+
+    /// Most live colonies (and, separately, agents) held at once.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_entries: u32,
+}
+
+impl Config {
+    pub fn ttl(&self) -> Duration {
+        Duration::from_secs(self.ttl.into())
+    }
+
+    pub fn cleanup_interval(&self) -> Duration {
+        Duration::from_secs(self.cleanup_interval.into())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Auto,
+    Human,
+    Json,
+}
