@@ -6,8 +6,9 @@ use std::future::Future;
 use axum::extract::{Query, Request};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use bytes::BytesMut;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tonic::Code;
@@ -31,6 +32,10 @@ impl UnaryConfig {
         error
     }
 }
+
+/// How much of a refused body we read (and drop) before answering anyway.
+const DISCARD_LIMIT: usize = 16 * 1024 * 1024;
+const DISCARD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 const ACCEPTED_TYPES: &str =
     "application/json (Connect), application/grpc or application/grpc+proto (gRPC)";
@@ -169,25 +174,52 @@ async fn read_post_body(
             .with_http_status(StatusCode::PAYLOAD_TOO_LARGE),
         )
     };
-    // Refuse early on an honest Content-Length; `Limited` guards the rest.
+    // Refuse early on an honest Content-Length; the loop below guards the rest.
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let mut body = body;
     if declared.is_some_and(|len| len > config.body_limit as u64) {
+        discard(body).await;
         return Err(too_large());
     }
-    match Limited::new(body, config.body_limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        Err(error) => Err(config.reject(
-            Rejection::MalformedMessage,
-            ConnectError::new(
-                Code::InvalidArgument,
-                format!("failed to read request body: {error}"),
-            ),
-        )),
+    let mut buffer = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| {
+            config.reject(
+                Rejection::MalformedMessage,
+                ConnectError::new(
+                    Code::InvalidArgument,
+                    format!("failed to read request body: {error}"),
+                ),
+            )
+        })?;
+        if let Ok(data) = frame.into_data() {
+            if buffer.len() + data.len() > config.body_limit {
+                discard(body).await;
+                return Err(too_large());
+            }
+            buffer.extend_from_slice(&data);
+        }
     }
+    Ok(buffer.freeze())
+}
+
+/// Read and drop what is left of a refused body, up to a bound. A client
+/// still sending when we answer would otherwise see a reset connection (the
+/// kernel resets sockets closed with unread data) instead of our error.
+async fn discard(mut body: axum::body::Body) {
+    let drain = async {
+        let mut seen = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |data| data.len());
+            if seen > DISCARD_LIMIT {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DISCARD_TIMEOUT, drain).await;
 }
 
 fn get_message(config: &UnaryConfig, uri: &http::Uri) -> Result<Bytes, ConnectError> {

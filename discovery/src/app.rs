@@ -12,6 +12,7 @@ use coral_proto::discovery::v1::discovery_service_server::{
     DiscoveryService, DiscoveryServiceServer, SERVICE_NAME,
 };
 
+use crate::health_json::HealthJson;
 use crate::service::Discovery;
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +91,13 @@ pub fn build(
     let router = unary!(router, discovery, "LookupColony", lookup_colony);
     let router = unary!(router, discovery, "RegisterAgent", register_agent);
     let router = unary!(router, discovery, "LookupAgent", lookup_agent);
-    let router = unary!(router, discovery, "Health", health);
+    let for_health = discovery.clone();
+    let router = router.unary(&format!("/{SERVICE_NAME}/Health"), move |request| {
+        let discovery = for_health.clone();
+        async move {
+            let response = discovery.health(request).await?;
+            Ok(response.map(HealthJson::from))
+        }
+    });
     Ok(router.into_service())
 }

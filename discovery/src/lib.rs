@@ -7,6 +7,7 @@ pub mod app;
 pub mod cleanup;
 pub mod config;
 pub mod error;
+pub mod health_json;
 pub mod lease_table;
 pub mod logging;
 pub mod metrics;
