@@ -1,1 +1,49 @@
-fn main() {}
+//! `cargo xtask …`: everything a developer or CI runs that is more than one
+//! cargo command. Each subcommand lives in its own module.
+
+mod bench;
+mod cluster;
+mod crdgen;
+mod paths;
+mod process;
+mod test;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Coral project tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// A real local Kubernetes control plane (apiserver, etcd, controller-manager, scheduler, kwok).
+    Cluster {
+        #[command(subcommand)]
+        action: cluster::Action,
+    },
+    /// Regenerate CRD YAML into crds/ and charts/coral/crds/ (`--check` fails on drift).
+    Crdgen {
+        #[arg(long)]
+        check: bool,
+    },
+    /// Run every quality gate and test; installs what the tests need first.
+    Test(test::Args),
+    /// Benchmarks that print their figures.
+    Bench {
+        #[command(subcommand)]
+        target: bench::Target,
+    },
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Cluster { action } => cluster::run(action),
+        Command::Crdgen { check } => crdgen::run(check),
+        Command::Test(args) => test::run(args),
+        Command::Bench { target } => bench::run(target),
+    }
+}

@@ -1,0 +1,22 @@
+//! `cargo xtask bench <target>`: each target prints its own figures.
+
+mod discovery;
+mod operator;
+
+use anyhow::Result;
+use clap::Subcommand;
+
+#[derive(Subcommand)]
+pub enum Target {
+    /// Discovery lookups/s and p99 over HTTP/2 with 10,000 live colonies.
+    Discovery(discovery::Args),
+    /// Operator: 50 Colonies + 1,000 Connections to Ready, resync writes, peak RSS.
+    Operator(operator::Args),
+}
+
+pub fn run(target: Target) -> Result<()> {
+    match target {
+        Target::Discovery(args) => discovery::run(args),
+        Target::Operator(args) => operator::run(args),
+    }
+}

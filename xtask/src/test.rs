@@ -1,0 +1,81 @@
+//! `cargo xtask test`: the one command CI runs. It installs what the tests
+//! need, runs every quality gate, brings up the local cluster for the e2e
+//! tests and takes it down again if it started it.
+
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use crate::{cluster, crdgen, paths, process};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Leave the cluster running afterwards (for a quick re-run).
+    #[arg(long)]
+    keep_cluster: bool,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let started = Instant::now();
+    let root = paths::workspace_root();
+    let cargo = || {
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.current_dir(&root)
+            .env("CARGO_TARGET_DIR", paths::cargo_target_dir());
+        cmd
+    };
+
+    step("cargo fmt --check");
+    process::run(cargo().args(["fmt", "--all", "--check"]))
+        .context("formatting differs; run `cargo fmt --all`")?;
+
+    step("generated files are up to date");
+    crdgen::run(true)?;
+
+    step("cargo clippy");
+    process::run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+
+    // Build the test binaries first so cluster start-up overlaps nothing.
+    step("build tests");
+    process::run(cargo().args(["test", "--workspace", "--no-run"]))?;
+
+    step("local cluster");
+    let cluster = cluster::up(&cluster::state_dir())?;
+
+    step("cargo test");
+    let mut test = cargo();
+    test.args(["test", "--workspace"]);
+    test.env("KUBECONFIG", &cluster.kubeconfig).env(
+        "PATH",
+        prepend_path(&cluster.bin_dir).context("PATH is not valid unicode")?,
+    );
+    let result = process::run(&mut test);
+
+    if cluster.started_now && !args.keep_cluster {
+        step("local cluster down");
+        cluster::run(cluster::Action::Down)?;
+    }
+    result?;
+    eprintln!(
+        "\nxtask: all checks passed in {:.0}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn step(name: &str) {
+    eprintln!("\n==> {name}");
+}
+
+fn prepend_path(dir: &std::path::Path) -> Option<String> {
+    let old = std::env::var("PATH").unwrap_or_default();
+    Some(format!("{}:{old}", dir.to_str()?))
+}
