@@ -1,7 +1,7 @@
 //! The proto3-JSON shapes the seed document shows are the user contract.
 
-use coral_proto::discovery::v1::{HealthResponse, LookupColonyRequest, LookupColonyResponse};
 use coral_proto::Timestamp;
+use coral_proto::discovery::v1::{HealthResponse, LookupColonyRequest, LookupColonyResponse};
 
 #[test]
 fn health_response_uses_camel_case_and_int64_strings() {
@@ -20,7 +20,8 @@ fn health_response_uses_camel_case_and_int64_strings() {
 
 #[test]
 fn lookup_request_accepts_snake_case_as_the_seed_sends_it() {
-    let req: LookupColonyRequest = serde_json::from_str(r#"{"mesh_id":"my-app-dev-a1b2c3"}"#).unwrap();
+    let req: LookupColonyRequest =
+        serde_json::from_str(r#"{"mesh_id":"my-app-dev-a1b2c3"}"#).unwrap();
     assert_eq!(req.mesh_id, "my-app-dev-a1b2c3");
     let req: LookupColonyRequest = serde_json::from_str(r#"{"meshId":"x"}"#).unwrap();
     assert_eq!(req.mesh_id, "x");
@@ -31,7 +32,10 @@ fn timestamps_render_as_rfc3339() {
     let resp = LookupColonyResponse {
         mesh_id: "a".into(),
         connect_port: 9000,
-        last_seen: Some(Timestamp { seconds: 1761771000, nanos: 0 }),
+        last_seen: Some(Timestamp {
+            seconds: 1761771000,
+            nanos: 0,
+        }),
         ..Default::default()
     };
     let json: serde_json::Value = serde_json::to_value(&resp).unwrap();
@@ -50,7 +54,11 @@ fn timestamps_parse_back_from_json() {
 #[test]
 fn timestamps_keep_the_protobuf_wire_format() {
     use prost::Message;
-    let ts = Timestamp { seconds: 1761771000, nanos: 7 };
-    let decoded = coral_proto::pbjson_types::Timestamp::decode(ts.encode_to_vec().as_slice()).unwrap();
+    let ts = Timestamp {
+        seconds: 1761771000,
+        nanos: 7,
+    };
+    let decoded =
+        coral_proto::pbjson_types::Timestamp::decode(ts.encode_to_vec().as_slice()).unwrap();
     assert_eq!((decoded.seconds, decoded.nanos), (1761771000, 7));
 }
