@@ -71,8 +71,6 @@ pub fn args(component: &str, state: &StateDir) -> Vec<String> {
             format!("--service-cluster-ip-range={SERVICE_CIDR}"),
             "--leader-elect=false".into(),
             "--profiling=false".into(),
-            // Fake nodes have no cloud and no kubelet to evict from.
-            "--controllers=*,-cloud-node-lifecycle,-nodeipam".into(),
         ],
         "kube-scheduler" => vec![
             format!("--kubeconfig={kubeconfig}"),
