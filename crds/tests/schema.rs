@@ -30,7 +30,7 @@ fn undescribed(schema: &Value, path: &str, missing: &mut Vec<String>) {
                 .and_then(Value::as_str)
                 .is_some_and(|d| !d.is_empty());
             // Fields of embedded Kubernetes types (resources, selectors, conditions) come described from k8s-openapi.
-            if !described && path.starts_with(".spec") || !described && path == ".status" {
+            if !described && (path.starts_with(".spec") || path == ".status") {
                 missing.push(child.clone());
             }
             undescribed(property, &child, missing);

@@ -1,1 +1,26 @@
-//! coral-operator. Written in issue 4.
+//! coral-operator: reconciles Colony and Connection resources and keeps the
+//! node-agent DaemonSet while at least one Colony exists.
+//!
+//! Each reconciler follows one pipeline: read what exists, build the desired
+//! children with pure functions (`*/desired.rs`, unit-tested), apply only
+//! what differs (`apply.rs`), then derive status from the children.
+
+pub mod apply;
+pub mod colony;
+pub mod conditions;
+pub mod connection;
+pub mod context;
+pub mod error;
+pub mod http;
+pub mod keys;
+pub mod labels;
+pub mod metrics;
+pub mod node_agent;
+pub mod run;
+
+pub use context::{Context, OperatorConfig};
+pub use error::Error;
+pub use run::run;
+
+/// The one server-side-apply field manager every write uses.
+pub const FIELD_MANAGER: &str = "coral-operator";

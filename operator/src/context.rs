@@ -1,0 +1,93 @@
+//! State shared by every reconcile.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kube::Client;
+use kube::runtime::events::{Recorder, Reporter};
+
+use crate::metrics::Metrics;
+
+/// Settings of the operator process (flags / environment).
+#[derive(Clone, Debug)]
+pub struct OperatorConfig {
+    /// Namespace the operator runs in; the node-agent DaemonSet lives here.
+    pub namespace: String,
+    /// Default colony image (a Colony's `spec.image` overrides it).
+    pub colony_image: String,
+    /// Node-agent image.
+    pub node_agent_image: String,
+}
+
+impl Default for OperatorConfig {
+    fn default() -> Self {
+        let version = env!("CARGO_PKG_VERSION");
+        Self {
+            namespace: "coral-system".into(),
+            colony_image: format!("coral/colony:{version}"),
+            node_agent_image: format!("coral/node-agent:{version}"),
+        }
+    }
+}
+
+pub struct Context {
+    pub client: Client,
+    pub config: OperatorConfig,
+    pub metrics: Arc<Metrics>,
+    pub recorder: Recorder,
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    pub fn new(client: Client, config: OperatorConfig, metrics: Arc<Metrics>) -> Self {
+        let reporter = Reporter {
+            controller: crate::FIELD_MANAGER.into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        let recorder = Recorder::new(client.clone(), reporter);
+        Self {
+            client,
+            config,
+            metrics,
+            recorder,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Exponential backoff per object: 2 s, 4 s, … capped at 5 minutes.
+    pub fn next_backoff(&self, key: &str) -> Duration {
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let count = failures.entry(key.to_string()).or_insert(0);
+        *count = count.saturating_add(1);
+        backoff_for(*count)
+    }
+
+    pub fn reset_backoff(&self, key: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(key);
+    }
+}
+
+pub fn backoff_for(failures: u32) -> Duration {
+    let seconds = 2u64.saturating_pow(failures.min(16));
+    Duration::from_secs(seconds.min(300))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff_for;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_grows_then_caps() {
+        assert_eq!(backoff_for(1), Duration::from_secs(2));
+        assert_eq!(backoff_for(3), Duration::from_secs(8));
+        assert_eq!(backoff_for(40), Duration::from_secs(300));
+    }
+}

@@ -1,0 +1,80 @@
+//! `coral-operator`: flags, logging, signals; the work is in the library.
+
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use clap::Parser;
+use coral_operator::OperatorConfig;
+use tokio::sync::oneshot;
+
+#[derive(Parser)]
+#[command(
+    name = "coral-operator",
+    about = "Reconciles Coral Colonies and Connections"
+)]
+struct Args {
+    /// Namespace the operator runs in; the node-agent DaemonSet is kept here.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "coral-system")]
+    namespace: String,
+    /// Default colony image.
+    #[arg(long, env = "CORAL_COLONY_IMAGE")]
+    colony_image: Option<String>,
+    /// Node-agent image.
+    #[arg(long, env = "CORAL_NODE_AGENT_IMAGE")]
+    node_agent_image: Option<String>,
+    /// Address of /healthz, /readyz and /metrics.
+    #[arg(long, env = "CORAL_OPERATOR_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    http_addr: SocketAddr,
+    /// Log as JSON (default when stdout is not a terminal).
+    #[arg(long, env = "CORAL_LOG_JSON")]
+    log_json: Option<bool>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    init_logging(args.log_json);
+    let defaults = OperatorConfig::default();
+    let config = OperatorConfig {
+        namespace: args.namespace,
+        colony_image: args.colony_image.unwrap_or(defaults.colony_image),
+        node_agent_image: args.node_agent_image.unwrap_or(defaults.node_agent_image),
+    };
+    let client = kube::Client::try_default().await.context(
+        "connecting to Kubernetes (set KUBECONFIG, or run in a pod with a service account)",
+    )?;
+    let (stop, stopped) = oneshot::channel();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested; finishing in-flight reconciles");
+        let _ = stop.send(());
+    });
+    coral_operator::run(
+        client,
+        config,
+        args.http_addr,
+        coral_operator::run::shutdown_from(stopped),
+    )
+    .await
+}
+
+async fn wait_for_signal() {
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match terminate.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {}
+    }
+}
+
+fn init_logging(json: Option<bool>) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if json.unwrap_or(!std::io::stdout().is_terminal()) {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
