@@ -5,6 +5,7 @@
 //! which owner references cannot express. A small loop over a Colony
 //! reflector keeps it in step instead.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,9 +17,9 @@ use k8s_openapi::api::core::v1::{
     PodSpec, PodTemplateSpec, SecurityContext, Toleration, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
-use kube::Api;
 use kube::core::PartialObjectMeta;
-use kube::runtime::{WatchStreamExt, reflector, watcher};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, ResourceExt};
 
 use crate::apply::{apply_if_changed, delete_if_present, get_live};
 use crate::context::{Context, OperatorConfig};
@@ -44,7 +45,8 @@ pub fn daemon_set(config: &OperatorConfig) -> DaemonSet {
     let mount = |name: &str, path: &str, read_only: bool| VolumeMount {
         name: name.into(),
         mount_path: path.into(),
-        read_only: Some(read_only),
+        // The apiserver drops `readOnly: false`; leave it unset so live matches desired.
+        read_only: read_only.then_some(true),
         ..Default::default()
     };
     let container = Container {
@@ -129,45 +131,41 @@ pub async fn sync(ctx: &Context, colonies_exist: bool) -> Result<()> {
     Ok(())
 }
 
-/// Runs until `shutdown`: re-syncs after every Colony or DaemonSet change and
-/// every five minutes.
+/// Runs until `shutdown`: re-syncs after every Colony or DaemonSet change
+/// (once the Colony list is complete) and every five minutes.
 pub fn run(
     ctx: Arc<Context>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> impl Future<Output = ()> {
-    let (store, writer) = reflector::store();
     let colonies = watcher(
         Api::<PartialObjectMeta<Colony>>::all(ctx.client.clone()),
         watcher::Config::default(),
     )
     .default_backoff()
-    .reflect(writer)
-    .map(|_| ());
+    .map(Trigger::Colony);
     let selector = format!("app.kubernetes.io/name={NODE_AGENT_NAME}");
     let daemon_sets = watcher(
         Api::<PartialObjectMeta<DaemonSet>>::namespaced(ctx.client.clone(), &ctx.config.namespace),
         watcher::Config::default().labels(&selector),
     )
     .default_backoff()
-    .map(|_| ());
+    .map(|_| Trigger::Other);
     let ticks = stream::unfold((), |()| async {
         tokio::time::sleep(Duration::from_secs(300)).await;
-        Some(((), ()))
+        Some((Trigger::Other, ()))
     });
     let triggers =
         stream::select(stream::select(colonies, daemon_sets), ticks).take_until(shutdown);
     async move {
         futures::pin_mut!(triggers);
-        let mut ready = false;
-        while triggers.next().await.is_some() {
-            // Decide only once the reflector holds a full list.
-            if !ready {
-                if store.wait_until_ready().await.is_err() {
-                    return;
-                }
-                ready = true;
+        let mut colonies = ColonySet::default();
+        while let Some(trigger) = triggers.next().await {
+            if let Trigger::Colony(Ok(event)) = trigger {
+                colonies.observe(event);
             }
-            let exist = !store.is_empty();
+            let Some(exist) = colonies.any() else {
+                continue;
+            };
             if let Err(error) = sync(&ctx, exist).await {
                 tracing::warn!(%error, "node-agent DaemonSet sync failed; retrying on the next change");
                 tokio::time::sleep(Duration::from_secs(2)).await;
@@ -176,9 +174,74 @@ pub fn run(
     }
 }
 
+enum Trigger {
+    Colony(Result<watcher::Event<PartialObjectMeta<Colony>>, watcher::Error>),
+    Other,
+}
+
+/// Which Colonies exist, from watch events; unknown until the first full list.
+#[derive(Default)]
+struct ColonySet {
+    known: HashSet<(String, String)>,
+    listing: HashSet<(String, String)>,
+    complete: bool,
+}
+
+impl ColonySet {
+    fn observe(&mut self, event: watcher::Event<PartialObjectMeta<Colony>>) {
+        let key = |colony: &PartialObjectMeta<Colony>| {
+            (colony.namespace().unwrap_or_default(), colony.name_any())
+        };
+        match event {
+            watcher::Event::Init => self.listing.clear(),
+            watcher::Event::InitApply(colony) => {
+                self.listing.insert(key(&colony));
+            }
+            watcher::Event::InitDone => {
+                self.known = std::mem::take(&mut self.listing);
+                self.complete = true;
+            }
+            watcher::Event::Apply(colony) => {
+                self.known.insert(key(&colony));
+            }
+            watcher::Event::Delete(colony) => {
+                self.known.remove(&key(&colony));
+            }
+        }
+    }
+
+    /// Some(true/false) once a full list was seen.
+    fn any(&self) -> Option<bool> {
+        self.complete.then_some(!self.known.is_empty())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kube::core::PartialObjectMetaExt;
+
+    #[test]
+    fn colony_set_is_unknown_until_listed_then_follows_events() {
+        let colony = |name: &str| {
+            let meta = ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some("ns".into()),
+                ..Default::default()
+            };
+            meta.into_request_partial::<Colony>()
+        };
+        let mut set = ColonySet::default();
+        set.observe(watcher::Event::Init);
+        set.observe(watcher::Event::InitApply(colony("a")));
+        assert_eq!(set.any(), None);
+        set.observe(watcher::Event::InitDone);
+        assert_eq!(set.any(), Some(true));
+        set.observe(watcher::Event::Delete(colony("a")));
+        assert_eq!(set.any(), Some(false));
+        set.observe(watcher::Event::Apply(colony("b")));
+        assert_eq!(set.any(), Some(true));
+    }
 
     #[test]
     fn daemon_set_is_not_privileged_and_asks_for_documented_capabilities() {

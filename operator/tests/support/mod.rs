@@ -1,0 +1,262 @@
+//! Shared pieces of the operator e2e tests: a client for the local cluster
+//! (failing, never skipping, when it is down), CRD installation, namespaces,
+//! the operator binary as a child process, and polling.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config, CustomResourceExt};
+
+const HINT: &str = "start the local cluster with `cargo xtask cluster up`";
+
+/// One operator at a time: tests that run one hold this lock.
+pub fn operator_lock() -> &'static tokio::sync::Mutex<()> {
+    static LOCK: OnceLock<tokio::sync::Mutex<()>> = OnceLock::new();
+    LOCK.get_or_init(|| tokio::sync::Mutex::new(()))
+}
+
+pub fn kubeconfig_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("KUBECONFIG") {
+        return PathBuf::from(path);
+    }
+    let cache = std::env::var_os("CORAL_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into()))
+                .join(".cache/coral")
+        });
+    std::env::var_os("CORAL_CLUSTER_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache.join("cluster"))
+        .join("kubeconfig")
+}
+
+pub async fn client() -> Result<Client> {
+    let path = kubeconfig_path();
+    let kubeconfig = Kubeconfig::read_from(&path)
+        .with_context(|| format!("no kubeconfig at {}; {HINT}", path.display()))?;
+    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
+    let client = Client::try_from(config)?;
+    client.apiserver_version().await.with_context(|| {
+        format!(
+            "the API server in {} does not answer; {HINT}",
+            path.display()
+        )
+    })?;
+    Ok(client)
+}
+
+/// Applies the CRDs from the Rust types and waits until they are served.
+pub async fn install_crds(client: &Client) -> Result<()> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crds = [
+        coral_crds::Colony::crd(),
+        coral_crds::Connection::crd(),
+        coral_crds::Reef::crd(),
+    ];
+    for crd in &crds {
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        api.patch(
+            &name,
+            &PatchParams::apply("coral-e2e").force(),
+            &Patch::Apply(crd),
+        )
+        .await
+        .with_context(|| format!("installing CRD {name}"))?;
+    }
+    for crd in &crds {
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        eventually(
+            Duration::from_secs(30),
+            &format!("CRD {name} established"),
+            || {
+                let api = api.clone();
+                let name = name.clone();
+                async move {
+                    let crd = api.get(&name).await?;
+                    let established = crd
+                        .status
+                        .and_then(|s| s.conditions)
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|c| c.type_ == "Established" && c.status == "True");
+                    Ok(established.then_some(()))
+                }
+            },
+        )
+        .await?;
+    }
+    // Discovery of new CRDs lags establishment a little.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    Ok(())
+}
+
+/// A fresh namespace; deleted by the caller at the end.
+pub async fn namespace(client: &Client, prefix: &str) -> Result<String> {
+    let name = format!("{prefix}-{}-{}", std::process::id(), rand_suffix());
+    let namespace: Namespace = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name, "labels": {"coral.io/test": "operator-e2e"}}
+    }))?;
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &namespace)
+        .await?;
+    Ok(name)
+}
+
+pub async fn delete_namespace(client: &Client, name: &str) {
+    let _ = Api::<Namespace>::all(client.clone())
+        .delete(name, &DeleteParams::default())
+        .await;
+}
+
+fn rand_suffix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{:x}", nanos % 0xfffff)
+}
+
+/// Polls `check` until it yields `Some`, or fails naming `what`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>>>,
+{
+    let deadline = Instant::now() + timeout;
+    let mut last_error = None;
+    loop {
+        match check().await {
+            Ok(Some(value)) => return Ok(value),
+            Ok(None) => {}
+            Err(error) => last_error = Some(error),
+        }
+        if Instant::now() > deadline {
+            match last_error {
+                Some(error) => {
+                    bail!("timed out after {timeout:?} waiting for {what}; last error: {error:#}")
+                }
+                None => bail!("timed out after {timeout:?} waiting for {what}"),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The operator binary running against the local cluster.
+pub struct Operator {
+    child: Child,
+    pub metrics_url: String,
+}
+
+impl Operator {
+    pub fn start(agent_namespace: &str) -> Result<Self> {
+        let port = free_port()?;
+        let child = Command::new(env!("CARGO_BIN_EXE_coral-operator"))
+            .env("KUBECONFIG", kubeconfig_path())
+            .env(
+                "RUST_LOG",
+                std::env::var("OPERATOR_LOG").unwrap_or_else(|_| "info,kube=warn".into()),
+            )
+            .args([
+                "--namespace",
+                agent_namespace,
+                "--http-addr",
+                &format!("127.0.0.1:{port}"),
+                "--log-json",
+                "false",
+            ])
+            .stdin(Stdio::null())
+            .spawn()
+            .context("starting coral-operator")?;
+        Ok(Self {
+            child,
+            metrics_url: format!("http://127.0.0.1:{port}/metrics"),
+        })
+    }
+
+    /// Total writes the operator made (from /metrics), once it answers.
+    pub async fn writes(&self) -> Result<u64> {
+        let text = http_get(&self.metrics_url).await?;
+        Ok(text
+            .lines()
+            .filter(|line| line.starts_with("coral_operator_writes_total{"))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum())
+    }
+
+    pub async fn reconciles(&self, controller: &str) -> Result<u64> {
+        let text = http_get(&self.metrics_url).await?;
+        let prefix = format!("coral_operator_reconciles_total{{controller=\"{controller}\"}} ");
+        Ok(text
+            .lines()
+            .find_map(|line| line.strip_prefix(&prefix)?.parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn stop(mut self) -> Result<()> {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status()?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                if !status.success() {
+                    bail!("coral-operator exited with {status} after SIGTERM");
+                }
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("coral-operator did not stop within 20 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Minimal HTTP GET over a TCP socket (keeps the test free of an HTTP client).
+async fn http_get(url: &str) -> Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").context("only http URLs")?;
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap_or((rest, "/".into()));
+    let mut stream = tokio::net::TcpStream::connect(host).await?;
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .context("malformed HTTP response")?;
+    if !head.starts_with("HTTP/1.1 200") {
+        bail!("GET {url}: {}", head.lines().next().unwrap_or_default());
+    }
+    Ok(body.to_string())
+}
