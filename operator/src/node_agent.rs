@@ -142,7 +142,7 @@ pub fn run(
         watcher::Config::default(),
     )
     .default_backoff()
-    .map(Trigger::Colony);
+    .map(|event| Trigger::Colony(Box::new(event)));
     let selector = format!("app.kubernetes.io/name={NODE_AGENT_NAME}");
     let daemon_sets = watcher(
         Api::<PartialObjectMeta<DaemonSet>>::namespaced(ctx.client.clone(), &ctx.config.namespace),
@@ -160,7 +160,9 @@ pub fn run(
         futures::pin_mut!(triggers);
         let mut colonies = ColonySet::default();
         while let Some(trigger) = triggers.next().await {
-            if let Trigger::Colony(Ok(event)) = trigger {
+            if let Trigger::Colony(event) = trigger
+                && let Ok(event) = *event
+            {
                 colonies.observe(event);
             }
             let Some(exist) = colonies.any() else {
@@ -175,7 +177,7 @@ pub fn run(
 }
 
 enum Trigger {
-    Colony(Result<watcher::Event<PartialObjectMeta<Colony>>, watcher::Error>),
+    Colony(Box<Result<watcher::Event<PartialObjectMeta<Colony>>, watcher::Error>>),
     Other,
 }
 
