@@ -14,6 +14,7 @@ pub mod error;
 pub mod http;
 pub mod keys;
 pub mod labels;
+pub mod leader;
 pub mod metrics;
 pub mod node_agent;
 pub mod run;

@@ -25,6 +25,9 @@ struct Args {
     /// Address of /healthz, /readyz and /metrics.
     #[arg(long, env = "CORAL_OPERATOR_HTTP_ADDR", default_value = "0.0.0.0:8080")]
     http_addr: SocketAddr,
+    /// Run controllers only while holding the `coral-operator` Lease (set false for a single local replica).
+    #[arg(long, env = "CORAL_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    leader_election: bool,
     /// Log as JSON (default when stdout is not a terminal).
     #[arg(long, env = "CORAL_LOG_JSON")]
     log_json: Option<bool>,
@@ -53,6 +56,7 @@ async fn main() -> anyhow::Result<()> {
         client,
         config,
         args.http_addr,
+        args.leader_election,
         coral_operator::run::shutdown_from(stopped),
     )
     .await

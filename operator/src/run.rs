@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 use crate::context::{Context, OperatorConfig};
 use crate::http::{self, HttpState};
 use crate::metrics::Metrics;
-use crate::{colony, connection, node_agent};
+use crate::{colony, connection, leader, node_agent};
 
 /// A cloneable "stop now" future.
 pub type Shutdown = Shared<futures::future::BoxFuture<'static, ()>>;
@@ -21,11 +21,14 @@ pub fn shutdown_from(receiver: oneshot::Receiver<()>) -> Shutdown {
     receiver.map(|_| ()).boxed().shared()
 }
 
-/// Runs the operator until `shutdown` completes, then drains in-flight reconciles.
+/// Runs the operator until `shutdown` completes, then drains in-flight
+/// reconciles. With `leader_election`, controllers run only while this
+/// replica holds the lease.
 pub async fn run(
     client: Client,
     config: OperatorConfig,
     http_addr: SocketAddr,
+    leader_election: bool,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::default());
@@ -40,14 +43,29 @@ pub async fn run(
     )
     .await?;
     tracing::info!(%bound, namespace = %config.namespace, "coral-operator serving /healthz /readyz /metrics");
-    let ctx = Arc::new(Context::new(client, config, metrics));
+    let namespace = config.namespace.clone();
+    let ctx = Arc::new(Context::new(client.clone(), config, metrics));
+    // A standby replica is healthy and ready too; it just does not write.
     ready.store(true, Ordering::Relaxed);
-    tokio::join!(
-        colony::controller::run(ctx.clone(), shutdown.clone()),
-        connection::controller::run(ctx.clone(), shutdown.clone()),
-        node_agent::run(ctx, shutdown.clone()),
-    );
+    let result = if leader_election {
+        leader::run_as_leader(client, &namespace, shutdown.clone(), |stop| {
+            run_controllers(ctx.clone(), stop)
+        })
+        .await
+    } else {
+        run_controllers(ctx, shutdown.clone()).await;
+        Ok(())
+    };
     let _ = server.await;
+    result?;
     tracing::info!("coral-operator stopped");
     Ok(())
+}
+
+async fn run_controllers(ctx: Arc<Context>, stop: Shutdown) {
+    tokio::join!(
+        colony::controller::run(ctx.clone(), stop.clone()),
+        connection::controller::run(ctx.clone(), stop.clone()),
+        node_agent::run(ctx, stop),
+    );
 }
