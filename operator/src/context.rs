@@ -18,6 +18,8 @@ pub struct OperatorConfig {
     pub colony_image: String,
     /// Node-agent image.
     pub node_agent_image: String,
+    /// Default reef image (a Reef's `spec.image` overrides it).
+    pub reef_image: String,
 }
 
 impl Default for OperatorConfig {
@@ -27,6 +29,7 @@ impl Default for OperatorConfig {
             namespace: "coral-system".into(),
             colony_image: format!("coral/colony:{version}"),
             node_agent_image: format!("coral/node-agent:{version}"),
+            reef_image: format!("coral/reef:{version}"),
         }
     }
 }

@@ -60,3 +60,36 @@ pub fn colony_keys_name(colony_name: &str) -> String {
 }
 
 pub const NODE_AGENT_NAME: &str = "coral-node-agent";
+
+/// Labels that select a reef's pods.
+pub fn reef_selector_labels(reef_name: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (
+            "app.kubernetes.io/name".to_string(),
+            "coral-reef".to_string(),
+        ),
+        (
+            "app.kubernetes.io/instance".to_string(),
+            reef_name.to_string(),
+        ),
+    ])
+}
+
+/// All labels on a reef's children.
+pub fn reef_labels(reef_name: &str) -> BTreeMap<String, String> {
+    let mut labels = reef_selector_labels(reef_name);
+    labels.insert("app.kubernetes.io/component".into(), "reef".into());
+    labels.insert("app.kubernetes.io/part-of".into(), "coral".into());
+    labels.insert("app.kubernetes.io/managed-by".into(), MANAGED_BY.into());
+    labels
+}
+
+/// Deployment, Service and Ingress of a reef.
+pub fn reef_workload_name(reef_name: &str) -> String {
+    format!("{reef_name}-reef")
+}
+
+/// The Secret with the reef's token-signing key.
+pub fn reef_signing_key_name(reef_name: &str) -> String {
+    format!("{reef_name}-reef-signing-key")
+}

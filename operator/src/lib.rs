@@ -1,4 +1,4 @@
-//! coral-operator: reconciles Colony and Connection resources and keeps the
+//! coral-operator: reconciles Colony, Connection and Reef resources and keeps the
 //! node-agent DaemonSet while at least one Colony exists.
 //!
 //! Each reconciler follows one pipeline: read what exists, build the desired
@@ -17,6 +17,7 @@ pub mod labels;
 pub mod leader;
 pub mod metrics;
 pub mod node_agent;
+pub mod reef;
 pub mod run;
 
 pub use context::{Context, OperatorConfig};

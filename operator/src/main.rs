@@ -22,6 +22,9 @@ struct Args {
     /// Node-agent image.
     #[arg(long, env = "CORAL_NODE_AGENT_IMAGE")]
     node_agent_image: Option<String>,
+    /// Default reef image.
+    #[arg(long, env = "CORAL_REEF_IMAGE")]
+    reef_image: Option<String>,
     /// Address of /healthz, /readyz and /metrics.
     #[arg(long, env = "CORAL_OPERATOR_HTTP_ADDR", default_value = "0.0.0.0:8080")]
     http_addr: SocketAddr,
@@ -42,6 +45,7 @@ async fn main() -> anyhow::Result<()> {
         namespace: args.namespace,
         colony_image: args.colony_image.unwrap_or(defaults.colony_image),
         node_agent_image: args.node_agent_image.unwrap_or(defaults.node_agent_image),
+        reef_image: args.reef_image.unwrap_or(defaults.reef_image),
     };
     let client = kube::Client::try_default().await.context(
         "connecting to Kubernetes (set KUBECONFIG, or run in a pod with a service account)",

@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 use crate::context::{Context, OperatorConfig};
 use crate::http::{self, HttpState};
 use crate::metrics::Metrics;
-use crate::{colony, connection, leader, node_agent};
+use crate::{colony, connection, leader, node_agent, reef};
 
 /// A cloneable "stop now" future.
 pub type Shutdown = Shared<futures::future::BoxFuture<'static, ()>>;
@@ -66,6 +66,7 @@ async fn run_controllers(ctx: Arc<Context>, stop: Shutdown) {
     tokio::join!(
         colony::controller::run(ctx.clone(), stop.clone()),
         connection::controller::run(ctx.clone(), stop.clone()),
+        reef::controller::run(ctx.clone(), stop.clone()),
         node_agent::run(ctx, stop),
     );
 }
