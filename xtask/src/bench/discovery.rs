@@ -14,10 +14,10 @@ pub struct Args {
     #[arg(long, default_value_t = 10_000)]
     colonies: usize,
     /// HTTP/2 connections used for lookups.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 2)]
     connections: usize,
     /// Concurrent lookups in flight per connection.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 4)]
     streams: usize,
     /// Measured seconds of lookups.
     #[arg(long, default_value_t = 10)]
