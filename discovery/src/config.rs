@@ -39,7 +39,7 @@ pub struct Config {
 
     /// Registrations (and deregistrations) per second allowed from one
     /// source IP, refilled continuously; 0 disables the limit.
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, default_value_t = 20.0, value_parser = parse_rate)]
     pub register_rate_limit: f64,
 
     /// Registrations one source IP may send in a burst.
@@ -49,6 +49,17 @@ pub struct Config {
     /// Most live colonies (and, separately, agents) held at once.
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_entries: u32,
+}
+
+/// A finite, non-negative rate (a negative or NaN rate must not silently
+/// turn the limiter off).
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate >= 0.0 => Ok(rate),
+        _ => Err(format!(
+            "{text:?} is not a rate; give registrations per second, e.g. 20 (0 disables the limit)"
+        )),
+    }
 }
 
 impl Config {
@@ -74,4 +85,31 @@ pub enum LogFormat {
     Auto,
     Human,
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_defaults() {
+        let config = Config::parse_from(["coral-discovery"]);
+        assert_eq!(config.port, 8080);
+        assert_eq!(config.ttl, 300);
+        assert_eq!(config.cleanup_interval, 60);
+        assert_eq!(config.log_level, LogLevel::Info);
+    }
+
+    #[test]
+    fn refuses_bad_rates_and_ttls() {
+        for args in [
+            &["x", "--register-rate-limit", "-1"][..],
+            &["x", "--register-rate-limit", "NaN"],
+            &["x", "--ttl", "0"],
+            &["x", "--cleanup-interval", "0"],
+            &["x", "--log-level", "trace"],
+        ] {
+            assert!(Config::try_parse_from(args).is_err(), "{args:?}");
+        }
+    }
 }

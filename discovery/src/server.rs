@@ -82,3 +82,18 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     tracing::info!("Discovery service stopped");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listening_address_reads_like_the_seed() {
+        assert_eq!(display_addr("0.0.0.0:8080".parse().unwrap()), ":8080");
+        assert_eq!(display_addr("[::]:8080".parse().unwrap()), ":8080");
+        assert_eq!(
+            display_addr("127.0.0.1:9000".parse().unwrap()),
+            "127.0.0.1:9000"
+        );
+    }
+}
