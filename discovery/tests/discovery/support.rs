@@ -43,13 +43,15 @@ impl Server {
         let sink = logs.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                // Record the line before announcing the address, so callers
+                // that saw the address also see every line up to it.
+                sink.lock().unwrap().push(line.clone());
                 if let Ok(event) = serde_json::from_str::<Value>(&line)
                     && event["message"] == "Discovery service listening"
                     && let Some(addr) = event["addr"].as_str()
                 {
                     let _ = found_addr.send(addr.to_owned());
                 }
-                sink.lock().unwrap().push(line);
             }
         });
         let addr = match addr_rx.recv_timeout(Duration::from_secs(20)) {
