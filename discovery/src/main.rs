@@ -1,31 +1,17 @@
 //! `coral-discovery` binary: flags, logs, signals.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Parser;
 use coral_discovery::{Config, logging};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
-/// Resolves on SIGINT (Ctrl+C) or SIGTERM (Kubernetes stop).
-async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::warn!(%error, "cannot listen for Ctrl+C");
-            std::future::pending::<()>().await;
-        }
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
+/// Resolves on SIGINT (Ctrl+C) or SIGTERM (Kubernetes stop). The handlers
+/// are installed by the caller before the port opens, so a signal sent as
+/// soon as the service is listening is never fatal.
+async fn shutdown_signal(mut interrupt: Signal, mut terminate: Signal) {
     tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
+        _ = interrupt.recv() => {},
+        _ = terminate.recv() => {},
     }
 }
 
@@ -33,6 +19,8 @@ async fn shutdown_signal() {
 async fn main() -> Result<()> {
     let config = Config::parse();
     logging::init(config.log_level, config.log_format);
-    coral_discovery::run(config, shutdown_signal()).await?;
+    let interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    coral_discovery::run(config, shutdown_signal(interrupt, terminate)).await?;
     Ok(())
 }

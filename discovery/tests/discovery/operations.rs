@@ -98,8 +98,13 @@ async fn sigterm_shuts_down_gracefully() {
         .wait_exit(Duration::from_secs(15))
         .expect("exits after SIGTERM");
     assert!(exit.success(), "{exit:?}");
-    std::thread::sleep(Duration::from_millis(100));
-    let logs = server.logs().join("\n");
+    // The log reader thread may lag the exit a little.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut logs = server.logs().join("\n");
+    while !logs.contains("Discovery service stopped") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        logs = server.logs().join("\n");
+    }
     assert!(logs.contains("Shutting down"), "{logs}");
     assert!(logs.contains("Discovery service stopped"), "{logs}");
 }
