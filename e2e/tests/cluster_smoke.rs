@@ -1,6 +1,7 @@
 //! Proves the local cluster harness: workload controllers' pods are
 //! scheduled to the fake nodes and reach Running with a pod IP, and deleting
-//! the owner garbage-collects what it owns.
+//! the owner garbage-collects what it owns; PVCs bind to the pre-made
+//! volumes of the default StorageClass.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -8,7 +9,7 @@ use std::time::Duration;
 use anyhow::Result;
 use coral_e2e::{client, poll_until, unique_namespace};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod};
 use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use serde_json::json;
@@ -168,6 +169,13 @@ async fn statefulset_pods_get_stable_names_and_run() -> Result<()> {
             "serviceName": "db",
             "selector": { "matchLabels": { "app": "db" } },
             "template": pod_template("db"),
+            "volumeClaimTemplates": [{
+                "metadata": { "name": "data" },
+                "spec": {
+                    "accessModes": ["ReadWriteOnce"],
+                    "resources": { "requests": { "storage": "1Gi" } }
+                }
+            }]
         }
     }))?;
     statefulsets
@@ -176,6 +184,17 @@ async fn statefulset_pods_get_stable_names_and_run() -> Result<()> {
     let placement = running_pods(&pods, "db", 2).await?;
     let names: BTreeSet<_> = placement.iter().map(|(pod, _, _)| pod.as_str()).collect();
     assert_eq!(names, BTreeSet::from(["db-0", "db-1"]));
+    // The default StorageClass's pre-made volumes stand in for a provisioner.
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &ns);
+    for claim in ["data-db-0", "data-db-1"] {
+        let phase = claims
+            .get(claim)
+            .await?
+            .status
+            .and_then(|s| s.phase)
+            .unwrap_or_default();
+        assert_eq!(phase, "Bound", "PVC {claim}");
+    }
 
     statefulsets
         .delete("db", &DeleteParams::background())

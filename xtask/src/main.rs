@@ -4,6 +4,7 @@
 mod bench;
 mod cluster;
 mod crdgen;
+mod demo;
 mod paths;
 mod process;
 mod test;
@@ -30,6 +31,8 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// The main job: local cluster, CRDs, operator and the demo app.
+    Demo(demo::Args),
     /// Run every quality gate and test; installs what the tests need first.
     Test(test::Args),
     /// Benchmarks that print their figures.
@@ -43,6 +46,7 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Cluster { action } => cluster::run(action),
         Command::Crdgen { check } => crdgen::run(check),
+        Command::Demo(args) => demo::run(args),
         Command::Test(args) => test::run(args),
         Command::Bench { target } => bench::run(target),
     }

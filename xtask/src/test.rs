@@ -20,7 +20,7 @@ pub fn run(args: Args) -> Result<()> {
     let started = Instant::now();
     let root = paths::workspace_root();
     let cargo = || {
-        let mut cmd = Command::new(env!("CARGO"));
+        let mut cmd = Command::new("cargo");
         cmd.current_dir(&root)
             .env("CARGO_TARGET_DIR", paths::cargo_target_dir());
         cmd

@@ -7,6 +7,7 @@ mod layout;
 mod nodes;
 mod pki;
 mod readiness;
+mod storage;
 pub mod tools;
 
 use std::fs;
@@ -120,6 +121,9 @@ fn start_all(state: &StateDir, bin_dir: &std::path::Path) -> Result<()> {
     let mut apply = kubectl();
     apply.args(["apply", "-f", "-"]);
     process::run_with_stdin(&mut apply, &nodes::manifest())?;
+    let mut apply = kubectl();
+    apply.args(["apply", "-f", "-"]);
+    process::run_with_stdin(&mut apply, &storage::manifest(state.root()))?;
     readiness::wait_for("kwok", state, deadline, || {
         kubectl()
             .args([
