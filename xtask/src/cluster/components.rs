@@ -128,7 +128,23 @@ pub fn running_pid(component: &str, state: &StateDir) -> Option<u32> {
         .trim()
         .parse()
         .ok()?;
-    is_alive(pid).then_some(pid)
+    // After a reboot or a killed session the pid may belong to someone else
+    // now: ours always carry the state dir on their command line.
+    (is_alive(pid) && mentions_state_dir(pid, state)).then_some(pid)
+}
+
+/// True when the process runs one of the built control-plane binaries (not,
+/// say, a shell that merely tails a log in the state dir).
+fn runs_a_cluster_tool(pid: u32) -> bool {
+    let tools_root = crate::paths::cache_dir().join("cluster-tools");
+    fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe.starts_with(&tools_root))
+}
+
+fn mentions_state_dir(pid: u32, state: &StateDir) -> bool {
+    let needle = state.root().display().to_string();
+    fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|raw| String::from_utf8_lossy(&raw).contains(&needle))
+        .unwrap_or(false)
 }
 
 pub fn is_alive(pid: u32) -> bool {
@@ -159,21 +175,15 @@ pub fn stop_pid(pid: u32, grace: Duration) {
     }
 }
 
-/// Every process whose command line mentions the state dir: a safety net so
-/// `down` leaves nothing behind even when a pid file was lost.
+/// Every control-plane process whose command line mentions the state dir: a
+/// safety net so `down` leaves nothing behind even when a pid file was lost.
 pub fn strays(state: &StateDir) -> Vec<u32> {
-    let needle = state.root().display().to_string();
     let me = std::process::id();
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
     };
     entries
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| *pid != me)
-        .filter(|pid| {
-            fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|raw| String::from_utf8_lossy(&raw).contains(&needle))
-                .unwrap_or(false)
-        })
+        .filter(|pid| *pid != me && runs_a_cluster_tool(*pid) && mentions_state_dir(*pid, state))
         .collect()
 }
