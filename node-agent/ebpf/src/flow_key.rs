@@ -1,0 +1,95 @@
+//! Builds the aggregation key of a socket from the sock_ops context.
+
+use aya_ebpf::{EbpfContext, helpers::bpf_get_netns_cookie, programs::SockOpsContext};
+use coral_node_agent_common::{DIRECTION_INBOUND, FlowKey};
+
+use crate::flow_maps;
+
+/// One 4-byte load straight from the context at the field's offset. The
+/// verifier rejects context loads through a computed pointer or narrower
+/// than the field, which plain reads can turn into after optimisation.
+macro_rules! ctx_u32 {
+    ($ops:expr, $($field:tt)+) => {{
+        let ops: *const aya_ebpf::bindings::bpf_sock_ops = $ops;
+        // SAFETY: the context pointer is valid for the whole program run.
+        unsafe { core::ptr::read_volatile(&raw const (*ops).$($field)+) }
+    }};
+}
+pub(crate) use ctx_u32;
+
+const AF_INET: u32 = 2;
+const AF_INET6: u32 = 10;
+
+/// `None` for families other than IPv4/IPv6.
+#[inline(always)]
+pub fn from_context(ctx: &SockOpsContext, direction: u8) -> Option<FlowKey> {
+    let ops = ctx.ops;
+    // Every field is loaded unconditionally: loads chosen by a branch get
+    // merged by LLVM into one load through a computed pointer, which the
+    // verifier rejects ("dereference of modified ctx ptr").
+    let family = ctx_u32!(ops, family);
+    let local4 = ctx_u32!(ops, local_ip4);
+    let remote4 = ctx_u32!(ops, remote_ip4);
+    let local6 = [
+        ctx_u32!(ops, local_ip6[0]),
+        ctx_u32!(ops, local_ip6[1]),
+        ctx_u32!(ops, local_ip6[2]),
+        ctx_u32!(ops, local_ip6[3]),
+    ];
+    let remote6 = [
+        ctx_u32!(ops, remote_ip6[0]),
+        ctx_u32!(ops, remote_ip6[1]),
+        ctx_u32!(ops, remote_ip6[2]),
+        ctx_u32!(ops, remote_ip6[3]),
+    ];
+    // Local port: host byte order. Remote port: network byte order in the
+    // upper half of the u32 on little endian.
+    let local_port = ctx_u32!(ops, local_port) as u16;
+    let remote_port = u32::from_be(ctx_u32!(ops, remote_port)) as u16;
+
+    let (local_addr, remote_addr) = match family {
+        AF_INET => (v4_mapped(local4), v4_mapped(remote4)),
+        AF_INET6 => (v6_bytes(local6), v6_bytes(remote6)),
+        _ => return None,
+    };
+    let port = if direction == DIRECTION_INBOUND {
+        local_port
+    } else {
+        remote_port
+    };
+    // SAFETY: sock_ops programs may call bpf_get_netns_cookie with their context.
+    let netns_cookie = unsafe { bpf_get_netns_cookie(ctx.as_ptr()) };
+    Some(FlowKey {
+        netns_cookie,
+        local_addr,
+        remote_addr,
+        port,
+        direction,
+        epoch: flow_maps::current_epoch(),
+        _pad: [0; 4],
+    })
+}
+
+/// `::ffff:a.b.c.d`; the u32 holds the address in network byte order.
+#[inline(always)]
+fn v4_mapped(addr: u32) -> [u8; 16] {
+    let b = addr.to_ne_bytes();
+    [
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, b[0], b[1], b[2], b[3],
+    ]
+}
+
+#[inline(always)]
+fn v6_bytes(words: [u32; 4]) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    let mut i = 0;
+    while i < 4 {
+        let b = words[i].to_ne_bytes();
+        out[i * 4] = b[0];
+        out[i * 4 + 1] = b[1];
+        out[i * 4 + 2] = b[2];
+        out[i * 4 + 3] = b[3];
+        i += 1;
+    }
+    out
+}

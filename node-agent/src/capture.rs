@@ -1,0 +1,103 @@
+//! Loads the sock_ops program, attaches it at the cgroup v2 root and owns it:
+//! dropping a [`FlowCapture`] detaches the program and frees its maps.
+
+use std::fs::File;
+use std::time::Duration;
+
+use aya::maps::{Array, MapData, PerCpuArray, PerCpuHashMap};
+use aya::programs::{CgroupAttachMode, SockOps};
+use aya::{Ebpf, EbpfLoader};
+use coral_node_agent_common::{
+    EPOCH_MAP, FLOW_MAP, FLOW_MAP_DEFAULT_ENTRIES, FlowCounters, FlowKey, PROGRAM_NAME, STATS_MAP,
+};
+
+use crate::error::CaptureError;
+use crate::prerequisites;
+
+/// The object aya-build produced (empty when built with AYA_BUILD_SKIP=1).
+static EBPF_OBJECT: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/coral-node-agent-ebpf"));
+
+#[derive(Clone, Debug)]
+pub struct CaptureOptions {
+    /// Flow map capacity across both epochs; updates beyond it are counted
+    /// as dropped, never silently lost.
+    pub flow_map_entries: u32,
+    /// How long a drain waits after flipping the epoch before reading the old
+    /// half, so program runs that read the old epoch have finished.
+    pub epoch_settle: Duration,
+}
+
+impl Default for CaptureOptions {
+    fn default() -> Self {
+        Self {
+            flow_map_entries: FLOW_MAP_DEFAULT_ENTRIES,
+            epoch_settle: Duration::from_millis(5),
+        }
+    }
+}
+
+/// A loaded and attached flow program with its maps.
+pub struct FlowCapture {
+    pub(crate) flows: PerCpuHashMap<MapData, FlowKey, FlowCounters>,
+    pub(crate) epoch_map: Array<MapData, u32>,
+    pub(crate) stats: PerCpuArray<MapData, u64>,
+    /// The epoch the kernel currently writes into.
+    pub(crate) epoch: u32,
+    pub(crate) options: CaptureOptions,
+    // Owns the program and its link; dropped last so the maps stay valid
+    // while the program runs.
+    _ebpf: Ebpf,
+}
+
+impl FlowCapture {
+    /// Checks the prerequisites, loads and attaches the program.
+    pub fn start(options: CaptureOptions) -> Result<Self, CaptureError> {
+        let found = prerequisites::check()?;
+        if EBPF_OBJECT.is_empty() {
+            return Err(CaptureError::NoEbpfObject);
+        }
+        let mut ebpf = EbpfLoader::new()
+            .map_max_entries(FLOW_MAP, options.flow_map_entries)
+            .load(EBPF_OBJECT)?;
+        let program: &mut SockOps = ebpf
+            .program_mut(PROGRAM_NAME)
+            .ok_or(CaptureError::Missing {
+                kind: "program",
+                name: PROGRAM_NAME,
+            })?
+            .try_into()?;
+        program.load()?;
+        let cgroup = File::open(&found.cgroup_v2_root).map_err(|source| CaptureError::Cgroup {
+            path: found.cgroup_v2_root.clone(),
+            source,
+        })?;
+        // Must not block other tools' sock_ops programs. On the kernels we
+        // support (≥ 5.15: sock_ops got bpf_get_netns_cookie there) aya
+        // attaches through bpf_link, which the kernel always attaches in
+        // allow-multiple mode and which rejects explicit flags, so the mode
+        // passed here is "no flags".
+        program.attach(&cgroup, CgroupAttachMode::Single)?;
+        tracing::info!(
+            cgroup = %found.cgroup_v2_root.display(),
+            flow_map_entries = options.flow_map_entries,
+            "sock_ops flow program attached"
+        );
+
+        let take = |ebpf: &mut Ebpf, name: &'static str| {
+            ebpf.take_map(name)
+                .ok_or(CaptureError::Missing { kind: "map", name })
+        };
+        let flows = PerCpuHashMap::try_from(take(&mut ebpf, FLOW_MAP)?)?;
+        let epoch_map = Array::try_from(take(&mut ebpf, EPOCH_MAP)?)?;
+        let stats = PerCpuArray::try_from(take(&mut ebpf, STATS_MAP)?)?;
+        Ok(Self {
+            flows,
+            epoch_map,
+            stats,
+            epoch: 0,
+            options,
+            _ebpf: ebpf,
+        })
+    }
+}

@@ -1,0 +1,35 @@
+//! Errors of loading, attaching and draining the flow program.
+
+use std::path::PathBuf;
+
+use crate::prerequisites::PrerequisiteError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error(transparent)]
+    Prerequisites(#[from] PrerequisiteError),
+    #[error(
+        "this binary was built with AYA_BUILD_SKIP=1 and carries no eBPF program; \
+         rebuild without it (needs bpf-linker 0.10.4: `cargo xtask test` installs it)"
+    )]
+    NoEbpfObject,
+    #[error("loading the eBPF object failed (is the kernel ≥ 5.15 with BTF?): {0}")]
+    Load(#[from] aya::EbpfError),
+    #[error(
+        "the eBPF object has no {kind} named {name}; the agent and its eBPF crate are out of step"
+    )]
+    Missing {
+        kind: &'static str,
+        name: &'static str,
+    },
+    #[error("the kernel refused the sock_ops program: {0}")]
+    Program(#[from] aya::programs::ProgramError),
+    #[error("cannot open cgroup {path}: {source}")]
+    Cgroup {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("flow map operation failed: {0}")]
+    Map(#[from] aya::maps::MapError),
+}

@@ -1,0 +1,4 @@
+//! Network namespaces and TCP traffic for the kernel tests.
+
+pub mod netns;
+pub mod traffic;

@@ -1,0 +1,139 @@
+//! Two network namespaces joined by a veth pair, deleted again on drop (also
+//! when a test fails), and a way to run code inside one of them.
+
+use std::net::IpAddr;
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread::JoinHandle;
+
+use anyhow::{Context, Result, bail};
+
+static NEXT_ID: AtomicU32 = AtomicU32::new(0);
+
+/// `SO_NETNS_COOKIE` (Linux 5.14): the cookie `bpf_get_netns_cookie` returns.
+const SO_NETNS_COOKIE: libc::c_int = 71;
+
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    /// Runs `f` on a new thread that has joined this namespace (network
+    /// namespaces can be entered per thread).
+    pub fn spawn<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> JoinHandle<Result<T>> {
+        let path = format!("/run/netns/{}", self.name);
+        std::thread::spawn(move || {
+            let file = std::fs::File::open(&path).with_context(|| format!("open {path}"))?;
+            use std::os::fd::AsRawFd;
+            // SAFETY: a valid namespace fd; only this thread changes namespace.
+            if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                bail!("setns {path}: {}", std::io::Error::last_os_error());
+            }
+            f()
+        })
+    }
+
+    /// The namespace's cookie, as the eBPF program sees it.
+    pub fn cookie(&self) -> Result<u64> {
+        self.spawn(|| {
+            let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
+            use std::os::fd::AsRawFd;
+            let mut cookie = 0u64;
+            let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+            // SAFETY: valid socket and output buffer of `len` bytes.
+            let rc = unsafe {
+                libc::getsockopt(
+                    socket.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    SO_NETNS_COOKIE,
+                    (&raw mut cookie).cast(),
+                    &mut len,
+                )
+            };
+            if rc != 0 {
+                bail!("SO_NETNS_COOKIE: {}", std::io::Error::last_os_error());
+            }
+            Ok(cookie)
+        })
+        .join()
+        .expect("cookie thread panicked")
+    }
+}
+
+/// A client and a server namespace on one /24 (or /64) link.
+pub struct NetnsPair {
+    pub client: Netns,
+    pub server: Netns,
+    pub client_addr: IpAddr,
+    pub server_addr: IpAddr,
+}
+
+impl NetnsPair {
+    pub fn create(ipv6: bool) -> Result<Self> {
+        let id = format!(
+            "{}-{}",
+            std::process::id(),
+            NEXT_ID.fetch_add(1, Ordering::Relaxed)
+        );
+        let (client_addr, server_addr, prefix): (IpAddr, IpAddr, u8) = if ipv6 {
+            ("fd00:c0a1::1".parse()?, "fd00:c0a1::2".parse()?, 64)
+        } else {
+            ("10.77.0.1".parse()?, "10.77.0.2".parse()?, 24)
+        };
+        // The guard exists before the first namespace so any failure below
+        // still deletes whatever was made.
+        let pair = Self {
+            client: Netns {
+                name: format!("coral-test-{id}-c"),
+            },
+            server: Netns {
+                name: format!("coral-test-{id}-s"),
+            },
+            client_addr,
+            server_addr,
+        };
+        let (c, s) = (&pair.client.name, &pair.server.name);
+        ip(&["netns", "add", c])?;
+        ip(&["netns", "add", s])?;
+        ip(&[
+            "link", "add", "veth-c", "netns", c, "type", "veth", "peer", "name", "veth-s", "netns",
+            s,
+        ])?;
+        for (ns, dev, addr) in [(c, "veth-c", client_addr), (s, "veth-s", server_addr)] {
+            let cidr = format!("{addr}/{prefix}");
+            let mut args = vec!["-n", ns, "addr", "add", &cidr, "dev", dev];
+            if ipv6 {
+                // No duplicate address detection: usable at once.
+                args.push("nodad");
+            }
+            ip(&args)?;
+            ip(&["-n", ns, "link", "set", dev, "up"])?;
+            ip(&["-n", ns, "link", "set", "lo", "up"])?;
+        }
+        Ok(pair)
+    }
+}
+
+impl Drop for NetnsPair {
+    fn drop(&mut self) {
+        // Deleting a namespace also deletes its end of the veth pair.
+        for ns in [&self.client.name, &self.server.name] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+fn ip(args: &[&str]) -> Result<()> {
+    let out = Command::new("ip").args(args).output().context("run ip")?;
+    if !out.status.success() {
+        bail!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
