@@ -5,6 +5,7 @@ mod bench;
 mod cluster;
 mod crdgen;
 mod demo;
+mod install;
 mod paths;
 mod process;
 mod test;

@@ -17,6 +17,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    crate::install::ensure_test_prerequisites()?;
     let started = Instant::now();
     let root = paths::workspace_root();
     let cargo = || {
