@@ -76,6 +76,11 @@ impl Operator {
                 "false",
             ])
             .stdin(Stdio::null())
+            // Keep the figures readable: operator logs go to a file.
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(
+                std::env::temp_dir().join(format!("coral-operator-bench-{metrics_port}.log")),
+            )?)
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
         Ok(Self {
@@ -113,7 +118,13 @@ impl Operator {
         Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()?;
-        self.child.wait()?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait()?.is_none() {
+            if Instant::now() > deadline {
+                bail!("coral-operator did not stop within 30 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         Ok(())
     }
 }
@@ -223,6 +234,12 @@ async fn bench(client: &Client, args: &Args, namespace: &str, agent_namespace: &
         .try_collect::<Vec<_>>()
         .await?;
     let created = started.elapsed();
+    eprintln!(
+        "created {} Colonies and {} Connections in {:.1} s; waiting for Ready",
+        args.colonies,
+        args.connections,
+        created.as_secs_f64()
+    );
 
     let deadline = started + Duration::from_secs(args.timeout);
     let (ready_colonies, ready_connections) = loop {
@@ -248,6 +265,10 @@ async fn bench(client: &Client, args: &Args, namespace: &str, agent_namespace: &
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     let to_ready = started.elapsed();
+    eprintln!(
+        "{ready_colonies} Colonies and {ready_connections} Connections Ready after {:.1} s; restarting the operator for a full resync",
+        to_ready.as_secs_f64()
+    );
     let first_writes = operator.metric_sum("coral_operator_writes_total{").await?;
     let first_rss = operator.peak_rss_kib()?;
     operator.stop()?;

@@ -55,6 +55,10 @@ async fn main() -> anyhow::Result<()> {
         wait_for_signal().await;
         tracing::info!("shutdown requested; finishing in-flight reconciles");
         let _ = stop.send(());
+        // In-flight API calls to an overloaded apiserver can hang for minutes; don't outlive the grace period.
+        tokio::time::sleep(std::time::Duration::from_secs(25)).await;
+        tracing::error!("in-flight reconciles did not finish within 25 s; exiting anyway");
+        std::process::exit(1);
     });
     coral_operator::run(
         client,

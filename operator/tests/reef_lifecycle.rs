@@ -101,6 +101,25 @@ async fn scenario(client: &Client, namespace: &str, agent_namespace: &str) -> Re
         );
     }
 
+    // A fresh operator's full resync of the unchanged Reef writes nothing.
+    operator.stop()?;
+    let operator = support::Operator::start(agent_namespace)?;
+    support::eventually(
+        Duration::from_secs(30),
+        "restarted operator reconciled the Reef",
+        || {
+            let operator = &operator;
+            async move { Ok((operator.reconciles("reef").await? >= 1).then_some(())) }
+        },
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let writes = operator.writes().await?;
+    ensure!(
+        writes == 0,
+        "a resync of an unchanged Reef made {writes} writes"
+    );
+
     reefs
         .patch(
             "global",
