@@ -77,6 +77,12 @@ impl Context {
     }
 }
 
+/// Bounded parallel reconciles per controller: keeps memory and apiserver
+/// load flat when thousands of objects arrive at once (full resync, bulk apply).
+pub fn controller_config() -> kube::runtime::controller::Config {
+    kube::runtime::controller::Config::default().concurrency(16)
+}
+
 pub fn backoff_for(failures: u32) -> Duration {
     let seconds = 2u64.saturating_pow(failures.min(16));
     Duration::from_secs(seconds.min(300))

@@ -24,6 +24,7 @@ pub fn run(
         Api::<Colony>::all(client.clone()),
         watcher::Config::default(),
     )
+    .with_config(crate::context::controller_config())
     .owns(Api::<StatefulSet>::all(client.clone()), children.clone())
     .owns(Api::<Deployment>::all(client.clone()), children.clone())
     .owns(Api::<Service>::all(client.clone()), children.clone())

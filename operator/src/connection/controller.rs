@@ -22,7 +22,8 @@ pub fn run(
     let controller = Controller::new(
         Api::<Connection>::all(client.clone()),
         watcher::Config::default(),
-    );
+    )
+    .with_config(crate::context::controller_config());
     let by_pod = controller.store();
     let by_colony = controller.store();
     // Metadata only: labels are all the mapping needs, and pods are many.

@@ -21,6 +21,7 @@ pub fn run(
     let client = ctx.client.clone();
     let children = watcher::Config::default().labels(MANAGED_BY_SELECTOR);
     Controller::new(Api::<Reef>::all(client.clone()), watcher::Config::default())
+        .with_config(crate::context::controller_config())
         .owns(Api::<Deployment>::all(client.clone()), children.clone())
         .owns(Api::<Service>::all(client.clone()), children.clone())
         .owns(Api::<Ingress>::all(client.clone()), children.clone())
