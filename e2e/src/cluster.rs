@@ -11,7 +11,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
 /// `$KUBECONFIG`, else the kubeconfig `cargo xtask cluster up` writes.
-fn kubeconfig_path() -> PathBuf {
+pub fn kubeconfig_path() -> PathBuf {
     if let Some(path) = std::env::var_os("KUBECONFIG") {
         return PathBuf::from(path);
     }

@@ -4,5 +4,5 @@
 mod cluster;
 mod wait;
 
-pub use cluster::{client, unique_namespace};
+pub use cluster::{client, kubeconfig_path, unique_namespace};
 pub use wait::poll_until;

@@ -4,7 +4,6 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -12,11 +11,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config, CustomResourceExt};
-
-const HINT: &str = "start the local cluster with `cargo xtask cluster up`";
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::{Client, CustomResourceExt};
 
 /// One operator at a time: tests that run one hold this lock.
 pub fn operator_lock() -> &'static tokio::sync::Mutex<()> {
@@ -24,36 +20,8 @@ pub fn operator_lock() -> &'static tokio::sync::Mutex<()> {
     LOCK.get_or_init(|| tokio::sync::Mutex::new(()))
 }
 
-pub fn kubeconfig_path() -> PathBuf {
-    if let Some(path) = std::env::var_os("KUBECONFIG") {
-        return PathBuf::from(path);
-    }
-    let cache = std::env::var_os("CORAL_CACHE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into()))
-                .join(".cache/coral")
-        });
-    std::env::var_os("CORAL_CLUSTER_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| cache.join("cluster"))
-        .join("kubeconfig")
-}
-
-pub async fn client() -> Result<Client> {
-    let path = kubeconfig_path();
-    let kubeconfig = Kubeconfig::read_from(&path)
-        .with_context(|| format!("no kubeconfig at {}; {HINT}", path.display()))?;
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
-    let client = Client::try_from(config)?;
-    client.apiserver_version().await.with_context(|| {
-        format!(
-            "the API server in {} does not answer; {HINT}",
-            path.display()
-        )
-    })?;
-    Ok(client)
-}
+/// A client for the local cluster, shared with the other e2e suites.
+pub use coral_e2e::{client, kubeconfig_path};
 
 /// Applies the CRDs from the Rust types and waits until they are served.
 pub async fn install_crds(client: &Client) -> Result<()> {
@@ -102,28 +70,13 @@ pub async fn install_crds(client: &Client) -> Result<()> {
 
 /// A fresh namespace; deleted by the caller at the end.
 pub async fn namespace(client: &Client, prefix: &str) -> Result<String> {
-    let name = format!("{prefix}-{}-{}", std::process::id(), rand_suffix());
-    let namespace: Namespace = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": name, "labels": {"coral.io/test": "operator-e2e"}}
-    }))?;
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &namespace)
-        .await?;
-    Ok(name)
+    coral_e2e::unique_namespace(client, prefix).await
 }
 
 pub async fn delete_namespace(client: &Client, name: &str) {
     let _ = Api::<Namespace>::all(client.clone())
         .delete(name, &DeleteParams::default())
         .await;
-}
-
-fn rand_suffix() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{:x}", nanos % 0xfffff)
 }
 
 /// Polls `check` until it yields `Some`, or fails naming `what`.
