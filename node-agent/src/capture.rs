@@ -8,7 +8,8 @@ use aya::maps::{Array, MapData, PerCpuArray, PerCpuHashMap};
 use aya::programs::{CgroupAttachMode, SockOps};
 use aya::{Ebpf, EbpfLoader};
 use coral_node_agent_common::{
-    EPOCH_MAP, FLOW_MAP, FLOW_MAP_DEFAULT_ENTRIES, FlowCounters, FlowKey, PROGRAM_NAME, STATS_MAP,
+    EMPTY_PROGRAM_NAME, EPOCH_MAP, FLOW_MAP, FLOW_MAP_DEFAULT_ENTRIES, FlowCounters, FlowKey,
+    PROGRAM_NAME, STATS_MAP,
 };
 
 use crate::error::CaptureError;
@@ -37,6 +38,49 @@ impl Default for CaptureOptions {
     }
 }
 
+/// Loads the object and attaches `program` at the cgroup v2 root.
+fn load_and_attach(program: &'static str, flow_map_entries: u32) -> Result<Ebpf, CaptureError> {
+    let found = prerequisites::check()?;
+    if EBPF_OBJECT.is_empty() {
+        return Err(CaptureError::NoEbpfObject);
+    }
+    let mut ebpf = EbpfLoader::new()
+        .map_max_entries(FLOW_MAP, flow_map_entries)
+        .load(EBPF_OBJECT)?;
+    let sock_ops: &mut SockOps = ebpf
+        .program_mut(program)
+        .ok_or(CaptureError::Missing {
+            kind: "program",
+            name: program,
+        })?
+        .try_into()?;
+    sock_ops.load()?;
+    let cgroup = File::open(&found.cgroup_v2_root).map_err(|source| CaptureError::Cgroup {
+        path: found.cgroup_v2_root.clone(),
+        source,
+    })?;
+    // Must not block other tools' sock_ops programs. On the kernels we
+    // support (≥ 5.15: sock_ops got bpf_get_netns_cookie there) aya attaches
+    // through bpf_link, which the kernel always attaches in allow-multiple
+    // mode and which rejects explicit flags, so the mode passed is "no flags".
+    sock_ops.attach(&cgroup, CgroupAttachMode::Single)?;
+    Ok(ebpf)
+}
+
+/// An attached sock_ops program that does nothing: the overhead floor the
+/// benchmark compares the flow program against. Detaches on drop.
+pub struct EmptyHook {
+    _ebpf: Ebpf,
+}
+
+impl EmptyHook {
+    pub fn start() -> Result<Self, CaptureError> {
+        Ok(Self {
+            _ebpf: load_and_attach(EMPTY_PROGRAM_NAME, 1)?,
+        })
+    }
+}
+
 /// A loaded and attached flow program with its maps.
 pub struct FlowCapture {
     pub(crate) flows: PerCpuHashMap<MapData, FlowKey, FlowCounters>,
@@ -53,33 +97,8 @@ pub struct FlowCapture {
 impl FlowCapture {
     /// Checks the prerequisites, loads and attaches the program.
     pub fn start(options: CaptureOptions) -> Result<Self, CaptureError> {
-        let found = prerequisites::check()?;
-        if EBPF_OBJECT.is_empty() {
-            return Err(CaptureError::NoEbpfObject);
-        }
-        let mut ebpf = EbpfLoader::new()
-            .map_max_entries(FLOW_MAP, options.flow_map_entries)
-            .load(EBPF_OBJECT)?;
-        let program: &mut SockOps = ebpf
-            .program_mut(PROGRAM_NAME)
-            .ok_or(CaptureError::Missing {
-                kind: "program",
-                name: PROGRAM_NAME,
-            })?
-            .try_into()?;
-        program.load()?;
-        let cgroup = File::open(&found.cgroup_v2_root).map_err(|source| CaptureError::Cgroup {
-            path: found.cgroup_v2_root.clone(),
-            source,
-        })?;
-        // Must not block other tools' sock_ops programs. On the kernels we
-        // support (≥ 5.15: sock_ops got bpf_get_netns_cookie there) aya
-        // attaches through bpf_link, which the kernel always attaches in
-        // allow-multiple mode and which rejects explicit flags, so the mode
-        // passed here is "no flags".
-        program.attach(&cgroup, CgroupAttachMode::Single)?;
+        let mut ebpf = load_and_attach(PROGRAM_NAME, options.flow_map_entries)?;
         tracing::info!(
-            cgroup = %found.cgroup_v2_root.display(),
             flow_map_entries = options.flow_map_entries,
             "sock_ops flow program attached"
         );

@@ -11,7 +11,7 @@ mod error;
 mod flow_record;
 pub mod prerequisites;
 
-pub use capture::{CaptureOptions, FlowCapture};
+pub use capture::{CaptureOptions, EmptyHook, FlowCapture};
 pub use drain::{DrainLoop, DrainReport};
 pub use error::CaptureError;
 pub use flow_record::{Direction, FlowRecord};

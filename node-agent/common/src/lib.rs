@@ -11,6 +11,8 @@ pub const EPOCH_MAP: &str = "CORAL_EPOCH";
 pub const STATS_MAP: &str = "CORAL_STATS";
 /// The sock_ops program's name in the object.
 pub const PROGRAM_NAME: &str = "coral_flows";
+/// An empty sock_ops program on the same hook: the overhead benchmark's floor.
+pub const EMPTY_PROGRAM_NAME: &str = "coral_empty";
 
 /// Default capacity of the flow map (both epochs together). User space may
 /// change it before load.

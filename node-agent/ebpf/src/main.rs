@@ -123,3 +123,9 @@ static LICENSE: [u8; 4] = *b"GPL\0";
 
 #[cfg(not(target_arch = "bpf"))]
 fn main() {}
+
+/// The benchmark's floor: the same hook, doing nothing.
+#[sock_ops]
+pub fn coral_empty(_ctx: SockOpsContext) -> u32 {
+    1
+}

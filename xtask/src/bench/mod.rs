@@ -1,5 +1,6 @@
 //! `cargo xtask bench <target>`: each target prints its own figures.
 
+mod agent;
 mod discovery;
 mod operator;
 
@@ -8,6 +9,8 @@ use clap::Subcommand;
 
 #[derive(Subcommand)]
 pub enum Target {
+    /// Node-agent overhead: connection-rate ratio with the flow program vs none vs an empty hook.
+    Agent(agent::Args),
     /// Discovery lookups/s and p99 over HTTP/2 with 10,000 live colonies.
     Discovery(discovery::Args),
     /// Operator: 50 Colonies + 1,000 Connections to Ready, resync writes, peak RSS.
@@ -16,6 +19,7 @@ pub enum Target {
 
 pub fn run(target: Target) -> Result<()> {
     match target {
+        Target::Agent(args) => agent::run(args),
         Target::Discovery(args) => discovery::run(args),
         Target::Operator(args) => operator::run(args),
     }
