@@ -2,10 +2,12 @@
 //! cargo command. Each subcommand lives in its own module.
 
 mod bench;
+mod chart_check;
 mod cluster;
 mod crdgen;
 mod demo;
 mod install;
+mod manifests;
 mod paths;
 mod process;
 mod test;
@@ -32,6 +34,11 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Render charts/coral into plain manifests, deploy/coral.yaml (`--check` fails on drift).
+    Manifests {
+        #[arg(long)]
+        check: bool,
+    },
     /// The main job: local cluster, CRDs, operator and the demo app.
     Demo(demo::Args),
     /// Run every quality gate and test; installs what the tests need first.
@@ -47,6 +54,7 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Cluster { action } => cluster::run(action),
         Command::Crdgen { check } => crdgen::run(check),
+        Command::Manifests { check } => manifests::run(check),
         Command::Demo(args) => demo::run(args),
         Command::Test(args) => test::run(args),
         Command::Bench { target } => bench::run(target),

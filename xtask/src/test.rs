@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use crate::{cluster, crdgen, paths, process};
+use crate::{chart_check, cluster, crdgen, manifests, paths, process};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -33,6 +33,11 @@ pub fn run(args: Args) -> Result<()> {
 
     step("generated files are up to date");
     crdgen::run(true)?;
+    manifests::run(true)?;
+
+    step("helm lint --strict");
+    let tools = cluster::tools::ensure_built()?;
+    chart_check::lint(&tools.join("helm"))?;
 
     step("cargo clippy");
     process::run(cargo().args([
@@ -50,6 +55,13 @@ pub fn run(args: Args) -> Result<()> {
 
     step("local cluster");
     let cluster = cluster::up(&cluster::state_dir())?;
+
+    step("chart objects pass server-side validation");
+    let validated = chart_check::validate_on_cluster(&cluster.bin_dir, &cluster.kubeconfig);
+    if validated.is_err() && cluster.started_now && !args.keep_cluster {
+        let _ = cluster::run(cluster::Action::Down);
+    }
+    validated?;
 
     step("cargo test");
     let mut test = cargo();

@@ -27,7 +27,7 @@ pub const TOOLS: &[(&str, &str)] = &[
 
 /// The Kubernetes release the module pins; stamped into the binaries so
 /// clients (kubectl, helm, kube-rs) see a real version, not v0.0.0.
-const KUBERNETES_VERSION: (&str, &str, &str) = ("v1.37.2", "1", "37");
+pub const KUBERNETES_VERSION: (&str, &str, &str) = ("v1.37.2", "1", "37");
 
 fn ldflags() -> String {
     let (version, major, minor) = KUBERNETES_VERSION;
