@@ -1,2 +1,20 @@
-//! coral-colony: ingest, storage, topology, mesh hub and API. Not written yet
-//! (issue 5); this crate holds no functionality.
+//! `coral-colony`: agents enroll and report numbered flow batches; the
+//! colony stores minute rollups per edge (DuckDB by default) and serves
+//! status, agents, components, topology, edge series and events over gRPC
+//! and Connect-JSON on one port.
+
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod mesh_network;
+pub mod metrics;
+pub mod retention;
+pub mod rollup;
+pub mod server;
+pub mod service;
+pub mod store;
+pub mod validation;
+
+pub use config::Config;
+pub use server::{ServeError, VERSION, run};
+pub use service::{Colony, ColonySettings};

@@ -10,13 +10,17 @@
 
 mod dispatch;
 mod error;
+mod operations;
 mod rejection;
 mod router;
 mod server;
+mod signals;
 mod unary;
 
 pub use dispatch::ConnectService;
 pub use error::{ConnectError, code_name, http_status};
+pub use operations::{display_listen_addr, operations_routes};
 pub use rejection::{Rejection, RejectionObserver};
 pub use router::{ConnectRouter, DEFAULT_BODY_LIMIT};
 pub use server::{ServeOptions, serve};
+pub use signals::shutdown_signal;

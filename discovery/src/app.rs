@@ -2,12 +2,9 @@
 //! Connect-JSON, gRPC reflection, probes and metrics.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
-use axum::routing::get;
-use coral_connect::{ConnectRouter, ConnectService, DEFAULT_BODY_LIMIT};
+use coral_connect::{ConnectRouter, ConnectService, DEFAULT_BODY_LIMIT, operations_routes};
 use coral_proto::discovery::v1::discovery_service_server::{
     DiscoveryService, DiscoveryServiceServer, SERVICE_NAME,
 };
@@ -46,38 +43,8 @@ pub fn build(
         .max_decoding_message_size(DEFAULT_BODY_LIMIT);
 
     let for_metrics = discovery.clone();
+    let operations = operations_routes(ready, move || for_metrics.render_metrics());
     let for_rejections = discovery.clone();
-    let operations = axum::Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route(
-            "/readyz",
-            get(move || {
-                let ready = ready.load(Ordering::Relaxed);
-                async move {
-                    if ready {
-                        (StatusCode::OK, "ready\n")
-                    } else {
-                        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
-                    }
-                }
-            }),
-        )
-        .route(
-            "/metrics",
-            get(move || {
-                let text = for_metrics.render_metrics();
-                async move {
-                    (
-                        [(
-                            header::CONTENT_TYPE,
-                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                        )],
-                        text,
-                    )
-                        .into_response()
-                }
-            }),
-        );
 
     let router = ConnectRouter::new()
         .body_limit(DEFAULT_BODY_LIMIT)

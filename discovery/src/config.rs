@@ -4,7 +4,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
+use coral_logging::{LogFormat, LogLevel};
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -70,21 +71,6 @@ impl Config {
     pub fn cleanup_interval(&self) -> Duration {
         Duration::from_secs(self.cleanup_interval.into())
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogLevel {
-    Debug,
-    Info,
-    Warn,
-    Error,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Auto,
-    Human,
-    Json,
 }
 
 #[cfg(test)]

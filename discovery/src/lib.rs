@@ -9,7 +9,6 @@ pub mod config;
 pub mod error;
 pub mod health_json;
 pub mod lease_table;
-pub mod logging;
 pub mod metrics;
 pub mod rate_limit;
 pub mod server;

@@ -30,15 +30,6 @@ pub enum ServeError {
     Reflection(#[from] ReflectionError),
 }
 
-/// `:8080` when listening on every address (as the seed prints), else the full address.
-fn display_addr(local: SocketAddr) -> String {
-    if local.ip().is_unspecified() {
-        format!(":{}", local.port())
-    } else {
-        local.to_string()
-    }
-}
-
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
     tracing::info!(
         port = config.port,
@@ -65,7 +56,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let service = app::build(discovery.clone(), ready.clone())?;
     let cleanup = tokio::spawn(cleanup::run(discovery, config.cleanup_interval()));
 
-    tracing::info!(addr = %display_addr(local), "Discovery service listening");
+    tracing::info!(addr = %coral_connect::display_listen_addr(local), "Discovery service listening");
     let shutdown = async move {
         shutdown.await;
         ready.store(false, Ordering::Relaxed);
@@ -81,19 +72,4 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     cleanup.abort();
     tracing::info!("Discovery service stopped");
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn listening_address_reads_like_the_seed() {
-        assert_eq!(display_addr("0.0.0.0:8080".parse().unwrap()), ":8080");
-        assert_eq!(display_addr("[::]:8080".parse().unwrap()), ":8080");
-        assert_eq!(
-            display_addr("127.0.0.1:9000".parse().unwrap()),
-            "127.0.0.1:9000"
-        );
-    }
 }

@@ -1,13 +1,12 @@
 //! Start the binary, find its port from the start log, and talk to it.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
+use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
+use coral_e2e::ServerProcess;
 use coral_proto::discovery::v1::discovery_service_client::DiscoveryServiceClient;
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -21,73 +20,39 @@ pub const SERVICE: &str = "/coral.discovery.v1.DiscoveryService";
 
 /// A running `coral-discovery`; killed when dropped.
 pub struct Server {
-    child: Child,
+    process: ServerProcess,
     pub addr: SocketAddr,
-    logs: Arc<Mutex<Vec<String>>>,
     http: Client<HttpConnector, Full<Bytes>>,
 }
 
 impl Server {
     pub fn start(extra_args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_coral-discovery"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_coral-discovery"));
+        command
             .args(["--port", "0", "--bind", "127.0.0.1", "--log-format", "json"])
             .args(["--log-level", "debug"])
-            .args(extra_args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn coral-discovery");
-        let stderr = child.stderr.take().expect("stderr piped");
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let (found_addr, addr_rx) = mpsc::channel();
-        let sink = logs.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                // Record the line before announcing the address, so callers
-                // that saw the address also see every line up to it.
-                sink.lock().unwrap().push(line.clone());
-                if let Ok(event) = serde_json::from_str::<Value>(&line)
-                    && event["message"] == "Discovery service listening"
-                    && let Some(addr) = event["addr"].as_str()
-                {
-                    let _ = found_addr.send(addr.to_owned());
-                }
-            }
-        });
-        let addr = match addr_rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(addr) => addr.parse().expect("listening addr"),
-            Err(_) => {
-                let _ = child.kill();
-                panic!("server did not log its address: {:?}", logs.lock().unwrap());
-            }
-        };
+            .args(extra_args);
+        let mut process = ServerProcess::spawn(command, "Discovery service listening");
+        let addr = process.listening_addr();
         let http = Client::builder(TokioExecutor::new()).build_http();
         Server {
-            child,
+            process,
             addr,
-            logs,
             http,
         }
     }
 
     pub fn logs(&self) -> Vec<String> {
-        self.logs.lock().unwrap().clone()
+        self.process.logs()
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
 
     /// Wait (bounded) for the process to exit on its own.
     pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
-        let deadline = std::time::Instant::now() + within;
-        while std::time::Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+        self.process.wait_exit(within)
     }
 
     pub async fn grpc(&self) -> DiscoveryServiceClient<Channel> {
@@ -139,13 +104,6 @@ impl Server {
         let (_, health) = self.post("Health", &json!({})).await;
         // proto3 JSON omits zero values.
         health["registeredColonies"].as_i64().unwrap_or(0)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

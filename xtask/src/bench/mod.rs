@@ -1,6 +1,7 @@
 //! `cargo xtask bench <target>`: each target prints its own figures.
 
 mod agent;
+mod colony;
 mod discovery;
 mod operator;
 
@@ -11,6 +12,8 @@ use clap::Subcommand;
 pub enum Target {
     /// Node-agent overhead: connection-rate ratio with the flow program vs none vs an empty hook.
     Agent(agent::Args),
+    /// Colony: DuckDB ingest rows/s and GetTopology p99 over 24 h of rollups.
+    Colony(colony::Args),
     /// Discovery lookups/s and p99 over HTTP/2 with 10,000 live colonies.
     Discovery(discovery::Args),
     /// Operator: 50 Colonies + 1,000 Connections to Ready, resync writes, peak RSS.
@@ -20,6 +23,7 @@ pub enum Target {
 pub fn run(target: Target) -> Result<()> {
     match target {
         Target::Agent(args) => agent::run(args),
+        Target::Colony(args) => colony::run(args),
         Target::Discovery(args) => discovery::run(args),
         Target::Operator(args) => operator::run(args),
     }

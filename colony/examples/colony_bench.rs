@@ -1,0 +1,151 @@
+//! Colony benchmark (run by `cargo xtask bench colony`, release build):
+//! 1. ingest: `hours` of minute rollups for `edges` edges between
+//!    `workloads` workloads, one batch per minute, written through the
+//!    store into a DuckDB file; prints rows/s;
+//! 2. GetTopology (default 5-minute window, through the service code,
+//!    without HTTP) repeated `queries` times at the end of that data;
+//!    prints p50/p99.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use coral_colony::mesh_network::MeshNetwork;
+use coral_colony::rollup::minute_of;
+use coral_colony::service::{Colony, ColonySettings, unix_now};
+use coral_colony::store::duckdb::DuckDbStore;
+use coral_colony::store::{BatchId, EdgeKey, EdgeMinute, EdgeStats, Store, WorkloadRef};
+use coral_proto::colony::v1::GetTopologyRequest;
+use coral_proto::colony::v1::colony_service_server::ColonyService;
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long, default_value_t = 1_000)]
+    workloads: u32,
+    #[arg(long, default_value_t = 20_000)]
+    edges: u32,
+    #[arg(long, default_value_t = 24)]
+    hours: u32,
+    #[arg(long, default_value_t = 200)]
+    queries: usize,
+}
+
+fn workload(index: u32) -> WorkloadRef {
+    WorkloadRef {
+        namespace: format!("ns-{}", index % 20),
+        name: format!("workload-{index}"),
+        kind: "Deployment".into(),
+    }
+}
+
+/// Edge `i` goes from workload i % n to a pseudo-random other workload.
+fn edge_keys(workloads: u32, edges: u32) -> Vec<EdgeKey> {
+    (0..edges)
+        .map(|i| {
+            let source = i % workloads;
+            let hop = 1 + (i / workloads).wrapping_mul(7919) % (workloads - 1);
+            EdgeKey {
+                source: workload(source),
+                destination: workload((source + hop) % workloads),
+                port: 8000 + i % 10,
+            }
+        })
+        .collect()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let dir = tempfile::tempdir().context("temp dir")?;
+    let store = Arc::new(DuckDbStore::open(dir.path())?);
+    let keys = edge_keys(args.workloads.max(2), args.edges);
+    let minutes = i64::from(args.hours) * 60;
+    let last_minute = minute_of(unix_now());
+    let first_minute = last_minute - (minutes - 1) * 60;
+
+    let started = Instant::now();
+    let mut rows_written = 0u64;
+    for (sequence, minute) in (first_minute..=last_minute).step_by(60).enumerate() {
+        let rows: Vec<EdgeMinute> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, key)| EdgeMinute {
+                minute,
+                key: key.clone(),
+                stats: EdgeStats {
+                    connections: 1 + (i as u64 % 5),
+                    failed: u64::from(i % 97 == 0),
+                    resets: 0,
+                    bytes_sent: 1_000 + i as u64,
+                    bytes_received: 10_000 + i as u64,
+                    rtt_us_sum: 300,
+                    rtt_samples: 1,
+                },
+            })
+            .collect();
+        let batch = BatchId {
+            agent_id: "bench".into(),
+            sequence: sequence as u64 + 1,
+            received_at: minute,
+        };
+        store.apply_batch(&batch, &rows)?;
+        rows_written += rows.len() as u64;
+    }
+    let ingest = started.elapsed();
+    let size = std::fs::metadata(store.path())
+        .map(|m| m.len())
+        .unwrap_or(0);
+    println!(
+        "ingest: {rows_written} rollup rows ({} edges x {minutes} min) in {:.1} s = {:.0} rows/s, file {:.0} MB",
+        args.edges,
+        ingest.as_secs_f64(),
+        rows_written as f64 / ingest.as_secs_f64(),
+        size as f64 / 1e6
+    );
+
+    let colony = Colony::new(
+        store,
+        ColonySettings {
+            colony_id: "bench".into(),
+            application: "bench".into(),
+            environment: "bench".into(),
+            version: "bench".into(),
+            enrollment_token: "bench".into(),
+            mesh: MeshNetwork::default(),
+            connect_port: 9000,
+            wireguard_endpoint: String::new(),
+            retention: Duration::from_secs(7 * 86_400),
+        },
+    );
+    let request = || {
+        tonic::Request::new(GetTopologyRequest {
+            window_seconds: 300,
+            namespace: String::new(),
+            include_external: true,
+        })
+    };
+    let first = colony.get_topology(request()).await?.into_inner();
+    let mut latencies = Vec::with_capacity(args.queries);
+    for _ in 0..args.queries {
+        let started = Instant::now();
+        let response = colony.get_topology(request()).await?;
+        latencies.push(started.elapsed());
+        std::hint::black_box(response);
+    }
+    latencies.sort();
+    println!(
+        "GetTopology (5 min window, {} edges, {} nodes): p50 {:.1} ms, p99 {:.1} ms over {} queries",
+        first.edges.len(),
+        first.nodes.len(),
+        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        args.queries
+    );
+    Ok(())
+}

@@ -1,0 +1,112 @@
+//! The colony's state shared by both APIs: the store, settings, metrics.
+//! `agent_api` serves agents, `colony_api` serves users and tools; both run
+//! the same code for gRPC and Connect-JSON.
+
+mod agent_api;
+mod colony_api;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::error::ColonyError;
+use crate::mesh_network::MeshNetwork;
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError};
+
+/// What the colony needs from its configuration.
+#[derive(Clone)]
+pub struct ColonySettings {
+    pub colony_id: String,
+    pub application: String,
+    pub environment: String,
+    pub version: String,
+    pub enrollment_token: String,
+    pub mesh: MeshNetwork,
+    pub connect_port: u16,
+    /// Advertised WireGuard endpoint (host:port).
+    pub wireguard_endpoint: String,
+    pub retention: Duration,
+}
+
+impl std::fmt::Debug for ColonySettings {
+    // Hand-written so the enrollment token never reaches a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ColonySettings")
+            .field("colony_id", &self.colony_id)
+            .field("application", &self.application)
+            .field("environment", &self.environment)
+            .field("connect_port", &self.connect_port)
+            .field("retention", &self.retention)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Colony state; cheap to clone (one `Arc`).
+#[derive(Clone)]
+pub struct Colony {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    settings: ColonySettings,
+    metrics: Metrics,
+    started: Instant,
+}
+
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl Colony {
+    pub fn new(store: Arc<dyn Store>, settings: ColonySettings) -> Self {
+        Colony {
+            inner: Arc::new(Inner {
+                store,
+                settings,
+                metrics: Metrics::new(),
+                started: Instant::now(),
+            }),
+        }
+    }
+
+    pub fn settings(&self) -> &ColonySettings {
+        &self.inner.settings
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.inner.store.clone()
+    }
+
+    fn retention_seconds(&self) -> i64 {
+        i64::try_from(self.inner.settings.retention.as_secs()).unwrap_or(i64::MAX)
+    }
+
+    /// Run a store call on the blocking pool; failures are counted and logged.
+    async fn with_store<T, F>(&self, operation: &'static str, call: F) -> Result<T, ColonyError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.inner.store.clone();
+        let result = tokio::task::spawn_blocking(move || call(store.as_ref()))
+            .await
+            .unwrap_or_else(|join| {
+                Err(StoreError::Backend(format!("storage task failed: {join}")))
+            });
+        result.map_err(|error| {
+            if !matches!(error, StoreError::MeshFull { .. }) {
+                self.inner.metrics.store_errors.inc();
+                tracing::warn!(operation, %error, "storage operation failed");
+            }
+            ColonyError::Store(error)
+        })
+    }
+}

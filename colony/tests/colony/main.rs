@@ -1,0 +1,8 @@
+//! Integration tests: each starts the real `coral-colony` binary with a
+//! temporary data directory and talks to it as agents and users do.
+
+mod bad_input;
+mod enrollment;
+mod ingest;
+mod restart;
+mod support;

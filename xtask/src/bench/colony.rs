@@ -1,0 +1,45 @@
+//! `cargo xtask bench colony`: builds the colony's benchmark
+//! (`colony/examples/colony_bench.rs`) in release mode and runs it: ingest
+//! rows/s into DuckDB and GetTopology latency over 24 hours of minute
+//! rollups. (ClickHouse is not benchmarked yet: that backend is not written.)
+
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(long, default_value_t = 1_000)]
+    workloads: u32,
+    #[arg(long, default_value_t = 20_000)]
+    edges: u32,
+    /// Hours of minute rollups loaded before queries.
+    #[arg(long, default_value_t = 24)]
+    hours: u32,
+    /// GetTopology calls measured.
+    #[arg(long, default_value_t = 200)]
+    queries: usize,
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let status = cargo()
+        .args(["run", "--release", "-p", "coral-colony"])
+        .args(["--example", "colony_bench", "--"])
+        .args(["--workloads", &args.workloads.to_string()])
+        .args(["--edges", &args.edges.to_string()])
+        .args(["--hours", &args.hours.to_string()])
+        .args(["--queries", &args.queries.to_string()])
+        .status()
+        .context("could not start the colony benchmark")?;
+    if !status.success() {
+        bail!("the colony benchmark failed ({status})");
+    }
+    println!(
+        "targets on a 2-core machine: >= 500,000 rows/s into DuckDB, GetTopology p99 <= 50 ms"
+    );
+    Ok(())
+}
