@@ -1,0 +1,128 @@
+//! The chart refuses bad values at `helm template`/`helm install` time with
+//! a message naming the field (values.schema.json), and renders optional
+//! parts only when asked. Needs the cluster's helm binary, not the cluster.
+
+mod chart_support;
+
+use anyhow::Result;
+use chart_support::template;
+
+/// (--set, text the error must contain).
+const BAD_VALUES: &[(&str, &str)] = &[
+    ("operator.replicas=0", "/operator/replicas"),
+    ("logging.format=yaml", "/logging/format"),
+    ("operator.image.digest=latest", "/operator/image/digest"),
+    ("operator.replicsa=2", "replicsa"),
+    ("metrics.port=80", "/metrics/port"),
+    (
+        "podDisruptionBudget.maxUnavailable=half",
+        "/podDisruptionBudget/maxUnavailable",
+    ),
+    (
+        "operator.image.pullPolicy=Sometimes",
+        "/operator/image/pullPolicy",
+    ),
+    ("rbac.create=yes", "/rbac/create"),
+    (
+        "operator.replicas=2,operator.leaderElection=false",
+        "/operator/leaderElection",
+    ),
+];
+
+#[test]
+fn bad_values_fail_and_name_the_field() -> Result<()> {
+    for (set, field) in BAD_VALUES {
+        let out = template("bad", "coral-system", &[set], &[])?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "--set {set} was accepted");
+        assert!(
+            stderr.contains("values don't meet the specifications of the schema")
+                && stderr.contains(field),
+            "--set {set}: the error does not name {field}:\n{stderr}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn default_values_render_restricted_operator_pod() -> Result<()> {
+    let out = template("coral", "coral-system", &[], &[])?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rendered = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "runAsNonRoot: true",
+        "allowPrivilegeEscalation: false",
+        "readOnlyRootFilesystem: true",
+        "type: RuntimeDefault",
+        "drop: [\"ALL\"]",
+        // The operator's DaemonSet runs as this ServiceAccount (operator/src/labels.rs).
+        "name: coral-node-agent",
+        "kind: PodDisruptionBudget",
+        "image: \"ghcr.io/coral-dev/coral-operator:0.1.0\"",
+        "value: \"ghcr.io/coral-dev/coral-node-agent:0.1.0\"",
+    ] {
+        assert!(
+            rendered.contains(needle),
+            "default render lacks {needle:?}:\n{rendered}"
+        );
+    }
+    assert!(!rendered.contains("privileged: true"));
+    assert!(!rendered.contains("kind: ServiceMonitor"));
+    Ok(())
+}
+
+#[test]
+fn service_monitor_needs_its_crd_and_then_selects_the_metrics_service() -> Result<()> {
+    let without_crd = template(
+        "coral",
+        "coral-system",
+        &["metrics.serviceMonitor.enabled=true"],
+        &[],
+    )?;
+    assert!(
+        !without_crd.status.success(),
+        "rendered a ServiceMonitor for a cluster without its CRD"
+    );
+    let stderr = String::from_utf8_lossy(&without_crd.stderr);
+    assert!(
+        stderr.contains("metrics.serviceMonitor.enabled") && stderr.contains("ServiceMonitor CRD"),
+        "unclear error: {stderr}"
+    );
+
+    let with_crd = template(
+        "coral",
+        "coral-system",
+        &[
+            "metrics.serviceMonitor.enabled=true",
+            "metrics.serviceMonitor.labels.release=prom",
+        ],
+        &["--api-versions", "monitoring.coreos.com/v1/ServiceMonitor"],
+    )?;
+    assert!(
+        with_crd.status.success(),
+        "{}",
+        String::from_utf8_lossy(&with_crd.stderr)
+    );
+    let rendered = String::from_utf8_lossy(&with_crd.stdout);
+    let monitor = rendered
+        .split("\n---\n")
+        .find(|doc| doc.contains("kind: ServiceMonitor"))
+        .expect("a ServiceMonitor");
+    for needle in [
+        "release: prom",
+        "port: http",
+        "path: /metrics",
+        "app.kubernetes.io/name: coral-operator",
+        "- coral-system",
+    ] {
+        assert!(
+            monitor.contains(needle),
+            "ServiceMonitor lacks {needle:?}:\n{monitor}"
+        );
+    }
+    Ok(())
+}
