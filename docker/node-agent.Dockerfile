@@ -13,7 +13,8 @@ FROM docker.io/library/rust:${RUST_VERSION}-bookworm AS build
 WORKDIR /src
 # The eBPF program (node-agent/ebpf) is built by node-agent/build.rs with
 # bpf-linker and the rust-src component.
-RUN cargo install bpf-linker --version 0.10.4 --locked
+RUN rustup component add rust-src \
+ && cargo install bpf-linker --version 0.10.4 --locked
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
