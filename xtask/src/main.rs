@@ -10,6 +10,7 @@ mod install;
 mod manifests;
 mod paths;
 mod process;
+mod release_files;
 mod test;
 
 use anyhow::Result;
