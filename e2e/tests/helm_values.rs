@@ -1,11 +1,11 @@
 //! The chart refuses bad values at `helm template`/`helm install` time with
 //! a message naming the field (values.schema.json), and renders optional
-//! parts only when asked. Needs the cluster's helm binary, not the cluster.
+//! parts only when asked. Only the install test needs the local cluster.
 
 mod chart_support;
 
 use anyhow::Result;
-use chart_support::template;
+use chart_support::{chart_dir, command, outcome, template};
 
 /// (--set, text the error must contain).
 const BAD_VALUES: &[(&str, &str)] = &[
@@ -124,5 +124,31 @@ fn service_monitor_needs_its_crd_and_then_selects_the_metrics_service() -> Resul
             "ServiceMonitor lacks {needle:?}:\n{monitor}"
         );
     }
+    Ok(())
+}
+
+#[test]
+fn helm_install_with_a_bad_value_fails_before_creating_anything() -> Result<()> {
+    let release = format!("coral-bad-{}", std::process::id());
+    let out = outcome(
+        command("helm")?
+            .args(["install", &release])
+            .arg(chart_dir())
+            .args(["--namespace", "default", "--set", "logging.format=xml"]),
+    )?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "helm install accepted logging.format=xml"
+    );
+    assert!(
+        stderr.contains("/logging/format") && stderr.contains("'json', 'text'"),
+        "the error does not name the field and its choices:\n{stderr}"
+    );
+    let status = outcome(command("helm")?.args(["status", &release, "--namespace", "default"]))?;
+    assert!(
+        !status.status.success(),
+        "a release {release} exists after the refused install"
+    );
     Ok(())
 }
