@@ -6,7 +6,9 @@
 //!   with the chart's ServiceAccount token, so with exactly the chart's RBAC,
 //!   and leader election on (the chart's Role). A Colony from `examples/`
 //!   becomes Ready and the node-agent DaemonSet it creates gets pods, which
-//!   needs the chart's `coral-node-agent` ServiceAccount.
+//!   needs the chart's `coral-node-agent` ServiceAccount. A Reef with a
+//!   public endpoint (Secret, Deployment, Service, Ingress) and a Connection
+//!   selecting the colony's pod become Ready too.
 //! - The operator's ServiceAccount is refused what it does not need.
 //! - `helm upgrade` with a changed value rolls out a new ReplicaSet.
 //! - `helm uninstall` removes every object of the release; the CRDs stay.
@@ -119,7 +121,11 @@ async fn install_colony_ready_upgrade_rolls_out_uninstall_keeps_crds() -> Result
         true,
         coral_operator::run::shutdown_from(stopped),
     ));
-    let result = colony_becomes_ready(&client, &namespace).await;
+    let result = async {
+        colony_becomes_ready(&client, &namespace).await?;
+        reef_and_connection_become_ready(&client, &namespace).await
+    }
+    .await;
     let _ = stop.send(());
     let stopped = tokio::time::timeout(Duration::from_secs(30), operator).await;
     result?;
@@ -363,6 +369,64 @@ async fn colony_becomes_ready(client: &Client, namespace: &str) -> Result<()> {
         },
     )
     .await
+}
+
+/// A Reef (its children cover the rest of the operator's write permissions)
+/// and a Connection (pod reads, Connection status) reach Ready.
+async fn reef_and_connection_become_ready(client: &Client, namespace: &str) -> Result<()> {
+    let create = |kind: &str, body: serde_json::Value| {
+        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("coral.io", "v1alpha1", kind));
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
+        async move {
+            let object: DynamicObject = serde_json::from_value(body)?;
+            api.create(&PostParams::default(), &object).await?;
+            anyhow::Ok(api)
+        }
+    };
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "clickhouse"},
+        "stringData": {"url": "http://clickhouse:8123", "user": "coral", "password": "secret"}
+    }))?;
+    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client.clone(), namespace)
+        .create(&PostParams::default(), &secret)
+        .await?;
+    let reefs = create(
+        "Reef",
+        serde_json::json!({
+            "apiVersion": "coral.io/v1alpha1", "kind": "Reef", "metadata": {"name": "global"},
+            "spec": {"clickhouse": {"secretRef": {"name": "clickhouse"}},
+                     "publicEndpoint": {"host": "reef.example.com"}}
+        }),
+    )
+    .await?;
+    let connections = create(
+        "Connection",
+        serde_json::json!({
+            "apiVersion": "coral.io/v1alpha1", "kind": "Connection", "metadata": {"name": "colony"},
+            "spec": {"colonyRef": {"name": "shop-demo"}, "component": "colony",
+                     "selector": {"matchLabels": {"app.kubernetes.io/name": "coral-colony"}}}
+        }),
+    )
+    .await?;
+    for (api, name) in [(&reefs, "global"), (&connections, "colony")] {
+        poll_until(&format!("{name} Ready"), TIMEOUT, || async {
+            let conditions = api.get(name).await?.data["status"]["conditions"].clone();
+            let ready = conditions
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True");
+            Ok(if ready { Ok(()) } else { Err(conditions) })
+        })
+        .await?;
+    }
+    let ingresses: Api<k8s_openapi::api::networking::v1::Ingress> =
+        Api::namespaced(client.clone(), namespace);
+    ingresses
+        .get("global-reef")
+        .await
+        .context("the Reef's Ingress")?;
+    Ok(())
 }
 
 /// (kind, name) of every object in a rendered manifest.
