@@ -1,5 +1,7 @@
-//! Errors of loading, attaching and draining the flow program.
+//! Errors of loading, attaching and draining the flow program, and of
+//! starting the agent.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::prerequisites::PrerequisiteError;
@@ -32,4 +34,25 @@ pub enum CaptureError {
     },
     #[error("flow map operation failed: {0}")]
     Map(#[from] aya::maps::MapError),
+}
+
+/// Why the agent did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster_watch::ClusterWatchError),
+    #[error(transparent)]
+    Endpoint(#[from] crate::report::EndpointError),
+    #[error("cannot listen on {addr} for /metrics: {source}; pick another --metrics-addr")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
 }

@@ -1,18 +1,30 @@
-//! coral-node-agent: eBPF flow capture (issue 8).
+//! coral-node-agent: eBPF flow capture, attribution and reporting (issue 8).
 //!
-//! What exists so far is the kernel-capture core: a cgroup `sock_ops` program
-//! at the cgroup v2 root that counts TCP connections per flow in kernel maps,
-//! and a drain that turns those maps into [`FlowRecord`]s every few seconds.
-//! Pod attribution, the mesh and reporting are not written yet.
+//! A cgroup `sock_ops` program at the cgroup v2 root counts TCP connections
+//! per flow in kernel maps ([`FlowCapture`]); every few seconds the agent
+//! drains them, attributes each end to a workload ([`attribution`]) and sends
+//! the flows as a numbered batch to the colony ([`report`]), buffering while
+//! the colony is away.
 
+pub mod app;
+pub mod attribution;
 mod capture;
+pub mod cluster_watch;
+pub mod config;
 mod drain;
 mod error;
 mod flow_record;
+pub mod flow_report;
+pub mod http;
+pub mod metrics;
 pub mod prerequisites;
+pub mod report;
+pub mod state;
 
 pub use capture::{CaptureOptions, EmptyHook, FlowCapture};
 pub use drain::{DrainLoop, DrainReport};
-pub use error::CaptureError;
+pub use error::{CaptureError, StartError};
 pub use flow_record::{Direction, FlowRecord};
 pub use prerequisites::{MissingPrerequisite, PrerequisiteError, Prerequisites};
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,200 @@
+//! Wiring: capture → drain thread (attribute, batch) → reporter → colony,
+//! plus the metrics port. Stops on the `shutdown` future with a last drain
+//! and a bounded attempt to deliver what is buffered.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use coral_proto::Timestamp;
+use tokio::sync::mpsc;
+
+use crate::attribution::{Attribute, StaticMap};
+use crate::cluster_watch::ClusterWatch;
+use crate::config::{Config, Mode};
+use crate::error::StartError;
+use crate::flow_report::attribute;
+use crate::http::{self, Health};
+use crate::metrics::Metrics;
+use crate::report::{GrpcLink, PendingBatch, Reporter, ReporterConfig};
+use crate::state::StateDir;
+use crate::{CaptureOptions, DrainReport, FlowCapture};
+
+/// The colony accepts at most 20,000 flows per batch.
+const MAX_FLOWS_PER_BATCH: usize = 10_000;
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where attribution comes from.
+enum Attribution {
+    Host(StaticMap),
+    Cluster(ClusterWatch),
+}
+
+impl Attribution {
+    fn with_lookup<R>(&self, f: impl FnOnce(&dyn Attribute) -> R) -> R {
+        match self {
+            Self::Host(map) => f(map),
+            Self::Cluster(watch) => f(&watch.index()),
+        }
+    }
+}
+
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    config.check()?;
+    let token = config.enrollment_token()?;
+    let node_name = config.node_name();
+    let agent_id = config.agent_id();
+    let state = StateDir::open(&config.state_dir)?;
+    let key = state.node_key()?;
+    let link = GrpcLink::new(&config.colony_endpoint, CALL_TIMEOUT)?;
+
+    let capture = FlowCapture::start(CaptureOptions {
+        flow_map_entries: config.flow_map_entries,
+        ..CaptureOptions::default()
+    })?;
+
+    let metrics = Arc::new(Metrics::new());
+    let health = Arc::new(Health {
+        metrics: metrics.clone(),
+        ready: AtomicBool::new(false),
+    });
+    let addr = http::serve(config.metrics_addr, health.clone())
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.metrics_addr,
+            source,
+        })?;
+    tracing::info!(%addr, "Agent metrics listening");
+
+    let attribution = match config.mode {
+        Mode::Host => Attribution::Host(StaticMap::new(config.workloads.clone())),
+        Mode::Kubernetes => {
+            Attribution::Cluster(ClusterWatch::start(&node_name, Duration::from_secs(120)).await?)
+        }
+    };
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (batches_tx, batches_rx) = mpsc::unbounded_channel();
+    let drain = {
+        let (stop, metrics, interval) = (stop.clone(), metrics.clone(), config.drain_interval);
+        std::thread::Builder::new()
+            .name("drain".into())
+            .spawn(move || drain_loop(capture, attribution, interval, &stop, &metrics, batches_tx))
+            .expect("spawn the drain thread")
+    };
+    health.ready.store(true, Ordering::Relaxed);
+    tracing::info!(
+        %agent_id,
+        node = %node_name,
+        mode = ?config.mode,
+        colony_endpoint = %config.colony_endpoint,
+        pubkey = %key.public_base64(),
+        drain_interval_ms = config.drain_interval.as_millis() as u64,
+        "Agent started"
+    );
+
+    tokio::spawn({
+        let (stop, health) = (stop.clone(), health.clone());
+        async move {
+            shutdown.await;
+            tracing::info!("stopping: last drain, then delivering buffered batches");
+            health.ready.store(false, Ordering::Relaxed);
+            stop.store(true, Ordering::Relaxed);
+        }
+    });
+
+    let reporter = Reporter::new(
+        link,
+        ReporterConfig {
+            agent_id,
+            node_name,
+            enrollment_token: token,
+            pubkey: key.public_base64(),
+            colony: config.colony.clone(),
+            colony_endpoint: config.colony_endpoint.clone(),
+            heartbeat_interval: config.heartbeat_interval,
+            buffer_batches: config.buffer_batches,
+            max_retry_interval: config.max_retry_interval,
+            shutdown_grace: Duration::from_secs(5),
+        },
+        metrics,
+        Some(state),
+    );
+    // Ends when the drain thread has sent its last batch and hung up.
+    reporter.run(batches_rx, std::future::pending()).await;
+    let _ = drain.join();
+    tracing::info!("Agent stopped");
+    Ok(())
+}
+
+/// Drains every `interval` until `stop`, then once more; each non-empty
+/// drain becomes one batch.
+fn drain_loop(
+    mut capture: FlowCapture,
+    attribution: Attribution,
+    interval: Duration,
+    stop: &AtomicBool,
+    metrics: &Metrics,
+    batches: mpsc::UnboundedSender<PendingBatch>,
+) {
+    let mut window_start = SystemTime::now();
+    let mut overflows_seen = 0;
+    let mut next = Instant::now() + interval;
+    loop {
+        while Instant::now() < next && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(50).min(interval));
+        }
+        let stopping = stop.load(Ordering::Relaxed);
+        next += interval;
+        let report: DrainReport = match capture.drain() {
+            Ok(report) => report,
+            Err(error) => {
+                metrics.drain_errors.inc();
+                tracing::error!(%error, "draining the flow map failed; counts stay in the map for the next drain");
+                if stopping {
+                    return;
+                }
+                continue;
+            }
+        };
+        let window_end = SystemTime::now();
+        metrics
+            .flow_map_overflows
+            .inc_by(report.dropped_map_full_total.saturating_sub(overflows_seen));
+        overflows_seen = overflows_seen.max(report.dropped_map_full_total);
+        metrics.flows_captured.inc_by(report.flows.len() as u64);
+        metrics
+            .connections_captured
+            .inc_by(report.flows.iter().map(|f| f.opened).sum());
+        let attributed = attribution.with_lookup(|lookup| attribute(&report.flows, lookup));
+        metrics.flows_unattributed.inc_by(attributed.unattributed);
+        metrics
+            .flows_left_to_client
+            .inc_by(attributed.left_to_client);
+        metrics
+            .flows_external_remote
+            .inc_by(attributed.external_remote);
+        let mut flows = attributed.flows;
+        while !flows.is_empty() {
+            let rest = flows.split_off(flows.len().min(MAX_FLOWS_PER_BATCH));
+            let batch = PendingBatch {
+                sequence: None,
+                window_start: Timestamp::from(window_start),
+                window_end: Timestamp::from(window_end),
+                flows,
+            };
+            if batches.send(batch).is_err() {
+                return; // the reporter is gone
+            }
+            flows = rest;
+        }
+        window_start = window_end;
+        if stopping {
+            return;
+        }
+    }
+}

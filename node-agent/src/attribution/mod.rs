@@ -1,0 +1,67 @@
+//! Who is behind an address: a workload (namespace, name, kind), or nobody we
+//! know (an external endpoint). Two sources implement [`Attribute`]: the
+//! Kubernetes index built from pod and Service watches ([`ClusterIndex`]) and
+//! the static map of host mode ([`StaticMap`]). Both are pure lookups over a
+//! snapshot, so they are unit-tested without a cluster.
+
+mod cluster;
+mod owner;
+mod static_map;
+
+use std::net::IpAddr;
+
+pub use cluster::ClusterIndex;
+pub use owner::{owner_workload, selector_matches};
+pub use static_map::{StaticMap, StaticWorkload, WorkloadSpecError};
+
+/// Workload kinds as the colony names them.
+pub mod kind {
+    pub const DEPLOYMENT: &str = "Deployment";
+    pub const STATEFUL_SET: &str = "StatefulSet";
+    pub const DAEMON_SET: &str = "DaemonSet";
+    pub const JOB: &str = "Job";
+    pub const REPLICA_SET: &str = "ReplicaSet";
+    pub const POD: &str = "Pod";
+    pub const SERVICE: &str = "Service";
+    /// Host mode: a process named on the command line.
+    pub const PROCESS: &str = "Process";
+}
+
+/// A workload, possibly reached through a Service's ClusterIP.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Workload {
+    pub namespace: String,
+    pub name: String,
+    pub kind: String,
+    /// The pod the address belongs to, when it is a pod IP.
+    pub pod: Option<String>,
+    /// The Service whose ClusterIP the address is.
+    pub service: Option<String>,
+}
+
+impl Workload {
+    pub fn new(namespace: &str, name: &str, kind: &str) -> Self {
+        Self {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            kind: kind.to_owned(),
+            pod: None,
+            service: None,
+        }
+    }
+}
+
+/// Address → workload lookups over one snapshot.
+pub trait Attribute {
+    /// The workload owning a socket on this node with local address `addr`;
+    /// `port` is the local port for accepted connections, `None` for
+    /// outbound ones (their local port is ephemeral).
+    fn local(&self, addr: IpAddr, port: Option<u16>) -> Option<Workload>;
+    /// The workload (or Service) behind a remote address and port.
+    fn remote(&self, addr: IpAddr, port: u16) -> Option<Workload>;
+    /// Whether connections made from `addr` are also seen by an agent on the
+    /// connecting side (a pod IP, or a host-mode workload). Inbound flows
+    /// from such clients are left to the client's outbound report, so each
+    /// connection is counted once.
+    fn client_is_observed(&self, addr: IpAddr) -> bool;
+}

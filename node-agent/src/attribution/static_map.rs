@@ -1,0 +1,203 @@
+//! Host mode: workloads named on the command line, no Kubernetes.
+//!
+//! `--workload shop/api=10.0.0.2:8080` names the process serving
+//! 10.0.0.2:8080; `--workload web=10.0.0.1` names everything on 10.0.0.1.
+//! Without a namespace the workload lands in [`DEFAULT_NAMESPACE`].
+
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+
+use super::{Attribute, Workload, kind};
+
+pub const DEFAULT_NAMESPACE: &str = "host";
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error(
+    "bad workload {spec:?}: {reason}; expected [NAMESPACE/]NAME=IP or [NAMESPACE/]NAME=IP:PORT \
+     (IPv6 with a port as [ADDR]:PORT), e.g. shop/api=10.0.0.2:8080"
+)]
+pub struct WorkloadSpecError {
+    spec: String,
+    reason: &'static str,
+}
+
+/// One `--workload` entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaticWorkload {
+    pub namespace: String,
+    pub name: String,
+    pub ip: IpAddr,
+    /// The listening port; `None` matches every port of `ip`.
+    pub port: Option<u16>,
+}
+
+impl FromStr for StaticWorkload {
+    type Err = WorkloadSpecError;
+
+    fn from_str(spec: &str) -> Result<Self, Self::Err> {
+        let error = |reason| WorkloadSpecError {
+            spec: spec.to_owned(),
+            reason,
+        };
+        let (who, addr) = spec.split_once('=').ok_or_else(|| error("no '='"))?;
+        let (namespace, name) = match who.split_once('/') {
+            Some((namespace, name)) => (namespace, name),
+            None => (DEFAULT_NAMESPACE, who),
+        };
+        let valid = |part: &str| {
+            !part.is_empty()
+                && part.len() <= 253
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+        };
+        if !valid(namespace) || !valid(name) {
+            return Err(error(
+                "namespace and name must be non-empty letters, digits, '-', '.', '_'",
+            ));
+        }
+        let (ip, port) = if let Ok(socket) = addr.parse::<SocketAddr>() {
+            (socket.ip(), Some(socket.port()))
+        } else if let Ok(ip) = addr.parse::<IpAddr>() {
+            (ip, None)
+        } else {
+            return Err(error("the address is neither IP nor IP:PORT"));
+        };
+        Ok(Self {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            ip,
+            port,
+        })
+    }
+}
+
+/// The host-mode lookup.
+#[derive(Clone, Debug, Default)]
+pub struct StaticMap {
+    entries: Vec<StaticWorkload>,
+}
+
+impl StaticMap {
+    pub fn new(entries: Vec<StaticWorkload>) -> Self {
+        Self { entries }
+    }
+
+    fn workload(entry: &StaticWorkload) -> Workload {
+        Workload::new(&entry.namespace, &entry.name, kind::PROCESS)
+    }
+
+    /// Exact `ip:port` first, then an entry for the whole IP.
+    fn by_port(&self, addr: IpAddr, port: u16) -> Option<&StaticWorkload> {
+        let on_ip = || self.entries.iter().filter(move |e| e.ip == addr);
+        on_ip()
+            .find(|e| e.port == Some(port))
+            .or_else(|| on_ip().find(|e| e.port.is_none()))
+    }
+}
+
+impl Attribute for StaticMap {
+    fn local(&self, addr: IpAddr, port: Option<u16>) -> Option<Workload> {
+        let entry = match port {
+            Some(port) => self.by_port(addr, port),
+            // An outbound socket's port is ephemeral: the whole-IP entry, or
+            // the only entry on that IP.
+            None => {
+                let mut on_ip = self.entries.iter().filter(|e| e.ip == addr);
+                let first = on_ip.next();
+                let whole_ip = self
+                    .entries
+                    .iter()
+                    .find(|e| e.ip == addr && e.port.is_none());
+                whole_ip.or(first.filter(|_| on_ip.next().is_none()))
+            }
+        };
+        entry.map(Self::workload)
+    }
+
+    fn remote(&self, addr: IpAddr, port: u16) -> Option<Workload> {
+        self.by_port(addr, port).map(Self::workload)
+    }
+
+    /// Every named workload runs on this host, so its outbound side is seen
+    /// whenever an outbound socket from its address is attributed.
+    fn client_is_observed(&self, addr: IpAddr) -> bool {
+        self.local(addr, None).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(specs: &[&str]) -> StaticMap {
+        StaticMap::new(specs.iter().map(|s| s.parse().unwrap()).collect())
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn parses_specs() {
+        let api: StaticWorkload = "shop/api=10.0.0.2:8080".parse().unwrap();
+        assert_eq!(
+            api,
+            StaticWorkload {
+                namespace: "shop".into(),
+                name: "api".into(),
+                ip: ip("10.0.0.2"),
+                port: Some(8080),
+            }
+        );
+        let web: StaticWorkload = "web=fd00::1".parse().unwrap();
+        assert_eq!((web.namespace.as_str(), web.port), ("host", None));
+        let v6: StaticWorkload = "db=[fd00::2]:5432".parse().unwrap();
+        assert_eq!((v6.ip, v6.port), (ip("fd00::2"), Some(5432)));
+        for bad in [
+            "api",
+            "api=",
+            "=10.0.0.1",
+            "a/b/c=10.0.0.1",
+            "api=10.0.0.1:x",
+            "s p=1.2.3.4",
+        ] {
+            let err = bad.parse::<StaticWorkload>().unwrap_err().to_string();
+            assert!(err.contains("expected [NAMESPACE/]NAME=IP"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn port_entries_win_and_whole_ip_entries_catch_the_rest() {
+        let m = map(&[
+            "shop/api=10.0.0.2:8080",
+            "shop/admin=10.0.0.2:9090",
+            "shop/node=10.0.0.2",
+        ]);
+        assert_eq!(m.remote(ip("10.0.0.2"), 8080).unwrap().name, "api");
+        assert_eq!(m.remote(ip("10.0.0.2"), 9090).unwrap().name, "admin");
+        assert_eq!(m.remote(ip("10.0.0.2"), 22).unwrap().name, "node");
+        assert_eq!(m.local(ip("10.0.0.2"), Some(9090)).unwrap().name, "admin");
+        // Outbound from a shared IP: the whole-IP entry.
+        assert_eq!(m.local(ip("10.0.0.2"), None).unwrap().name, "node");
+        assert_eq!(m.remote(ip("10.0.0.3"), 8080), None);
+        assert_eq!(m.remote(ip("10.0.0.2"), 8080).unwrap().kind, "Process");
+    }
+
+    #[test]
+    fn outbound_from_a_single_port_entry_and_ambiguity() {
+        let m = map(&[
+            "shop/api=10.0.0.2:8080",
+            "shop/a=10.0.0.5:1",
+            "shop/b=10.0.0.5:2",
+        ]);
+        // The only workload on 10.0.0.2 also makes its outbound calls.
+        assert_eq!(m.local(ip("10.0.0.2"), None).unwrap().name, "api");
+        assert!(m.client_is_observed(ip("10.0.0.2")));
+        // Two port entries on one IP: an outbound socket is not attributable.
+        assert_eq!(m.local(ip("10.0.0.5"), None), None);
+        assert!(!m.client_is_observed(ip("10.0.0.5")));
+        // An inbound socket on an unnamed port is not either.
+        assert_eq!(m.local(ip("10.0.0.2"), Some(22)), None);
+    }
+}

@@ -1,0 +1,203 @@
+//! Drained flow records → the protobuf flows of a batch, attributed.
+//!
+//! Each connection is reported once across all agents: by the connecting
+//! side (outbound) when that side is a workload some agent observes, else by
+//! the accepting side (inbound, the client then shown as external).
+
+use std::net::IpAddr;
+
+use coral_proto::agent::v1::{Direction as ProtoDirection, Endpoint, Flow};
+
+use crate::attribution::{Attribute, Workload};
+use crate::flow_record::{Direction, FlowRecord};
+
+pub const EXTERNAL_KIND: &str = "External";
+
+/// What became of one drain's records.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Attributed {
+    pub flows: Vec<Flow>,
+    /// Records whose local end is no known workload (node processes,
+    /// unnamed host processes): not reported.
+    pub unattributed: u64,
+    /// Inbound records whose client's own agent reports the connection.
+    pub left_to_client: u64,
+    /// Reported flows whose far end is an external endpoint.
+    pub external_remote: u64,
+}
+
+fn endpoint(ip: IpAddr, port: u16, workload: Option<Workload>) -> Endpoint {
+    match workload {
+        Some(w) => Endpoint {
+            ip: ip.to_string(),
+            port: u32::from(port),
+            namespace: w.namespace,
+            workload: w.name,
+            kind: w.kind,
+            pod: w.pod.unwrap_or_default(),
+            service: w.service.unwrap_or_default(),
+            connected: false,
+        },
+        None => Endpoint {
+            ip: ip.to_string(),
+            port: u32::from(port),
+            kind: EXTERNAL_KIND.to_owned(),
+            ..Endpoint::default()
+        },
+    }
+}
+
+pub fn attribute(records: &[FlowRecord], lookup: &dyn Attribute) -> Attributed {
+    let mut out = Attributed::default();
+    for record in records {
+        let port = record.server_port;
+        let (source, destination, direction, remote_known) = match record.direction {
+            Direction::Outbound => {
+                let Some(local) = lookup.local(record.local_addr, None) else {
+                    out.unattributed += 1;
+                    continue;
+                };
+                let remote = lookup.remote(record.remote_addr, port);
+                let known = remote.is_some();
+                (
+                    endpoint(record.local_addr, 0, Some(local)),
+                    endpoint(record.remote_addr, port, remote),
+                    ProtoDirection::Outbound,
+                    known,
+                )
+            }
+            Direction::Inbound => {
+                let Some(local) = lookup.local(record.local_addr, Some(port)) else {
+                    out.unattributed += 1;
+                    continue;
+                };
+                if lookup.client_is_observed(record.remote_addr) {
+                    out.left_to_client += 1;
+                    continue;
+                }
+                (
+                    endpoint(record.remote_addr, 0, None),
+                    endpoint(record.local_addr, port, Some(local)),
+                    ProtoDirection::Inbound,
+                    false,
+                )
+            }
+        };
+        if !remote_known {
+            out.external_remote += 1;
+        }
+        out.flows.push(Flow {
+            source: Some(source),
+            destination: Some(destination),
+            direction: direction as i32,
+            connections_opened: record.opened,
+            connections_closed: record.closed,
+            connections_failed: record.failed,
+            resets: record.resets,
+            bytes_sent: record.bytes_sent,
+            bytes_received: record.bytes_received,
+            rtt_us: record
+                .mean_srtt
+                .map_or(0, |rtt| u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX)),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::attribution::StaticMap;
+
+    fn record(
+        direction: Direction,
+        local: &str,
+        remote: &str,
+        port: u16,
+        opened: u64,
+    ) -> FlowRecord {
+        FlowRecord {
+            netns_cookie: 1,
+            direction,
+            local_addr: local.parse().unwrap(),
+            remote_addr: remote.parse().unwrap(),
+            server_port: port,
+            opened,
+            closed: opened,
+            failed: 0,
+            resets: 0,
+            bytes_sent: 100 * opened,
+            bytes_received: 200 * opened,
+            mean_srtt: Some(Duration::from_micros(180)),
+        }
+    }
+
+    fn map() -> StaticMap {
+        StaticMap::new(
+            ["shop/web=10.0.0.1", "shop/api=10.0.0.2:8080"]
+                .iter()
+                .map(|s| s.parse().unwrap())
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_connection_between_known_workloads_is_reported_once() {
+        let records = [
+            record(Direction::Outbound, "10.0.0.1", "10.0.0.2", 8080, 5),
+            // The server's view of the same 5 connections.
+            record(Direction::Inbound, "10.0.0.2", "10.0.0.1", 8080, 5),
+        ];
+        let out = attribute(&records, &map());
+        assert_eq!(out.flows.len(), 1);
+        assert_eq!(out.left_to_client, 1);
+        let flow = &out.flows[0];
+        let (src, dst) = (
+            flow.source.as_ref().unwrap(),
+            flow.destination.as_ref().unwrap(),
+        );
+        assert_eq!(
+            (src.namespace.as_str(), src.workload.as_str()),
+            ("shop", "web")
+        );
+        assert_eq!(
+            (dst.workload.as_str(), dst.port, dst.kind.as_str()),
+            ("api", 8080, "Process")
+        );
+        assert_eq!(flow.direction, ProtoDirection::Outbound as i32);
+        assert_eq!(
+            (flow.connections_opened, flow.bytes_sent, flow.rtt_us),
+            (5, 500, 180)
+        );
+    }
+
+    #[test]
+    fn external_clients_and_servers() {
+        let records = [
+            record(Direction::Inbound, "10.0.0.2", "203.0.113.7", 8080, 2),
+            record(Direction::Outbound, "10.0.0.1", "198.51.100.1", 443, 3),
+            // Unknown local ends: not reported, counted as misses.
+            record(Direction::Outbound, "192.168.1.1", "10.0.0.2", 8080, 1),
+            record(Direction::Inbound, "10.0.0.2", "10.0.0.1", 22, 1),
+        ];
+        let out = attribute(&records, &map());
+        assert_eq!(out.unattributed, 2);
+        assert_eq!(out.external_remote, 2);
+        assert_eq!(out.flows.len(), 2);
+        let inbound = &out.flows[0];
+        let src = inbound.source.as_ref().unwrap();
+        assert_eq!(
+            (src.ip.as_str(), src.workload.as_str(), src.kind.as_str()),
+            ("203.0.113.7", "", "External")
+        );
+        assert_eq!(inbound.destination.as_ref().unwrap().workload, "api");
+        assert_eq!(inbound.direction, ProtoDirection::Inbound as i32);
+        let outbound = out.flows[1].destination.as_ref().unwrap();
+        assert_eq!(
+            (outbound.ip.as_str(), outbound.port, outbound.kind.as_str()),
+            ("198.51.100.1", 443, "External")
+        );
+    }
+}

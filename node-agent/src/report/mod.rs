@@ -1,0 +1,11 @@
+//! Sending flow batches to the colony: enrollment, ordered idempotent
+//! delivery with backoff, a bounded buffer while the colony is away, and
+//! heartbeats.
+
+mod link;
+mod outbox;
+mod reporter;
+
+pub use link::{ColonyLink, EndpointError, GrpcLink};
+pub use outbox::{Outbox, PendingBatch};
+pub use reporter::{Reporter, ReporterConfig};
