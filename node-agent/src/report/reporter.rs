@@ -191,7 +191,7 @@ impl<L: ColonyLink> Reporter<L> {
             _ => "the colony refused the call",
         };
         // The first failure and then every tenth are warnings; the rest debug.
-        if self.failures == 1 || self.failures % 10 == 0 {
+        if self.failures == 1 || self.failures.is_multiple_of(10) {
             tracing::warn!(%endpoint, during, code = ?status.code(), detail = status.message(), buffered, retry_in_ms, failed_attempts = self.failures, "{advice}");
         } else {
             tracing::debug!(%endpoint, during, code = ?status.code(), detail = status.message(), buffered, retry_in_ms, "{advice}");
