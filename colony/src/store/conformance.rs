@@ -1,7 +1,7 @@
 //! The behaviour every `Store` backend must show. Backends run it from
 //! their own tests: `conformance::run_all(|| MyStore::new(...))`, each case
-//! with a fresh, empty store. (The ClickHouse backend is not written yet;
-//! it will run this same suite.)
+//! with a fresh, empty store (DuckDB in memory, ClickHouse a new database
+//! on a server the test starts).
 
 use super::*;
 

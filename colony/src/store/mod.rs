@@ -1,11 +1,13 @@
-//! Storage behind one trait so DuckDB (embedded default) and, later,
-//! ClickHouse serve the same API; `conformance` is the suite every backend
+//! Storage behind one trait so DuckDB (embedded default) and ClickHouse
+//! (external) serve the same API; `conformance` is the suite every backend
 //! must pass.
 //!
 //! The trait is synchronous: the service calls it from
-//! `tokio::task::spawn_blocking`. DuckDB is a blocking library; an async
-//! backend can `Handle::block_on` inside that blocking thread.
+//! `tokio::task::spawn_blocking`. DuckDB is a blocking library; the
+//! ClickHouse backend blocks on its own small runtime inside that thread
+//! (so it must not be called from an async task directly).
 
+pub mod clickhouse;
 #[cfg(test)]
 pub mod conformance;
 pub mod duckdb;
@@ -27,6 +29,12 @@ pub enum StoreError {
          (the colony then starts with an empty store) or restore it from a backup"
     )]
     Open { path: PathBuf, detail: String },
+    #[error(
+        "cannot use ClickHouse at {url}: {detail}; check --clickhouse-url (http://host:8123 \
+         or https://…), that the server is running and reachable from the colony, and the \
+         user and password"
+    )]
+    Connect { url: String, detail: String },
     #[error("the mesh network is full ({capacity} agents); widen the mesh CIDR")]
     MeshFull { capacity: u32 },
     #[error("storage failed: {0}")]
