@@ -1,7 +1,4 @@
-//! Network namespaces, TCP traffic and the binaries under test. Each test
-//! crate uses a part of it.
-#![allow(dead_code)]
+//! Network namespaces and TCP traffic for the kernel tests.
 
-pub mod colony;
 pub mod netns;
 pub mod traffic;
