@@ -14,7 +14,8 @@ const BPF_LINKER_VERSION: &str = "0.10.4";
 
 pub fn ensure_test_prerequisites() -> Result<()> {
     ensure_rust_src()?;
-    ensure_bpf_linker()
+    ensure_bpf_linker()?;
+    ensure_clickhouse_server()
 }
 
 /// `-Z build-std=core` for bpfel-unknown-none needs the standard library
@@ -46,4 +47,31 @@ fn ensure_bpf_linker() -> Result<()> {
         "--locked",
     ]))
     .context("cargo install bpf-linker failed; the node-agent cannot be built without it")
+}
+
+/// The colony's ClickHouse store is tested (and benchmarked) against a real
+/// server the test starts itself; Debian's 18.16 is the one installable
+/// here (../shared/notes/storage.md). apt does not start it.
+pub fn ensure_clickhouse_server() -> Result<()> {
+    let installed = ["/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server"]
+        .iter()
+        .any(|path| std::path::Path::new(path).is_file())
+        || process::on_path("clickhouse-server");
+    if installed {
+        return Ok(());
+    }
+    eprintln!("xtask: installing clickhouse-server (the colony's ClickHouse store tests)");
+    let apt = |args: &[&str]| {
+        let mut cmd = Command::new("apt-get");
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        cmd
+    };
+    // A fresh machine may have no package lists yet.
+    if process::run(&mut apt(&["install", "-y", "clickhouse-server"])).is_err() {
+        process::run(&mut apt(&["update"])).context("apt-get update failed")?;
+        process::run(&mut apt(&["install", "-y", "clickhouse-server"])).context(
+            "apt-get install clickhouse-server failed; the colony's ClickHouse tests need it",
+        )?;
+    }
+    Ok(())
 }
