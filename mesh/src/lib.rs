@@ -1,0 +1,37 @@
+//! The Coral WireGuard mesh, in user space: boringtun's noise state machine
+//! driven by our own tokio loop over a UDP socket and a TUN device. The colony
+//! runs it as the hub (relaying agent-to-agent traffic itself), each
+//! node-agent as a spoke. Unknown keys never get a session; peers roam.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), coral_mesh::MeshError> {
+//! use coral_mesh::{MeshConfig, MeshInterface, PeerConfig, SecretKey};
+//! let hub = MeshInterface::start(MeshConfig::hub(SecretKey::generate())).await?;
+//! let agent_key = SecretKey::generate().public_key(); // from enrollment
+//! hub.add_peer(PeerConfig::spoke(agent_key, "10.42.0.2".parse().unwrap(), None)).await?;
+//! println!("{:?}", hub.stats().await?);
+//! hub.shutdown().await
+//! # }
+//! ```
+
+mod cidr;
+mod config;
+mod device_loop;
+mod error;
+mod interface;
+mod keys;
+mod peer;
+mod peer_table;
+mod stats;
+mod tun;
+mod udp;
+
+pub use cidr::{CidrError, IpCidr};
+pub use config::{
+    DEFAULT_HUB_IPV4, DEFAULT_HUB_IPV6, DEFAULT_INTERFACE, DEFAULT_IPV4_PREFIX,
+    DEFAULT_IPV6_PREFIX, DEFAULT_KEEPALIVE_SECS, DEFAULT_MTU, DEFAULT_PORT, MeshConfig, PeerConfig,
+};
+pub use error::MeshError;
+pub use interface::{MeshHandle, MeshInterface};
+pub use keys::{KeyError, PublicKey, SecretKey};
+pub use stats::{MeshStats, PeerStats};
