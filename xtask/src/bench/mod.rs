@@ -3,6 +3,7 @@
 mod agent;
 mod colony;
 mod discovery;
+mod mesh;
 mod operator;
 
 use anyhow::Result;
@@ -16,6 +17,8 @@ pub enum Target {
     Colony(colony::Args),
     /// Discovery lookups/s and p99 over HTTP/2 with 10,000 live colonies.
     Discovery(discovery::Args),
+    /// Mesh: TCP throughput through one tunnel ÷ plain veth, handshake latency.
+    Mesh(mesh::Args),
     /// Operator: 50 Colonies + 1,000 Connections to Ready, resync writes, peak RSS.
     Operator(operator::Args),
 }
@@ -25,6 +28,7 @@ pub fn run(target: Target) -> Result<()> {
         Target::Agent(args) => agent::run(args),
         Target::Colony(args) => colony::run(args),
         Target::Discovery(args) => discovery::run(args),
+        Target::Mesh(args) => mesh::run(args),
         Target::Operator(args) => operator::run(args),
     }
 }
