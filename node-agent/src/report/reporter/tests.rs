@@ -159,19 +159,20 @@ async fn outage_buffers_then_delivers_in_order_exactly_once() {
         colony.lose_next_ack = true;
     }
     settle().await;
-    let colony = link.0.lock().unwrap();
-    assert_eq!(
-        colony.stored.keys().copied().collect::<Vec<_>>(),
-        [1, 2, 3, 4, 5, 6]
-    );
-    // Each batch kept its flows: sequence n carried n flows.
-    assert!(
-        colony
-            .stored
-            .iter()
-            .all(|(seq, flows)| *seq as usize == *flows)
-    );
-    drop(colony);
+    {
+        let colony = link.0.lock().unwrap();
+        assert_eq!(
+            colony.stored.keys().copied().collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5, 6]
+        );
+        // Each batch kept its flows: sequence n carried n flows.
+        assert!(
+            colony
+                .stored
+                .iter()
+                .all(|(seq, flows)| *seq as usize == *flows)
+        );
+    }
     assert_eq!(run.metrics.batches_sent.get(), 6);
     assert_eq!(run.metrics.batches_duplicate.get(), 1);
     assert_eq!(run.metrics.batches_buffered.get(), 0);
@@ -192,12 +193,16 @@ async fn a_full_buffer_drops_the_oldest_and_counts_them() {
     link.set_up(true);
     settle().await;
     // The three newest arrived, numbered from 1 in order.
-    let colony = link.0.lock().unwrap();
     assert_eq!(
-        colony.stored.values().copied().collect::<Vec<_>>(),
+        link.0
+            .lock()
+            .unwrap()
+            .stored
+            .values()
+            .copied()
+            .collect::<Vec<_>>(),
         [3, 4, 5]
     );
-    drop(colony);
     run.stop.send(()).unwrap();
     run.task.await.unwrap();
 }
