@@ -1,10 +1,14 @@
-//! Colony benchmark (run by `cargo xtask bench colony`, release build):
+//! Colony benchmark (run by `cargo xtask bench colony`, release build),
+//! for each backend (a DuckDB file in a temp dir; a private
+//! `clickhouse-server` started here, as the store's tests do):
 //! 1. ingest: `hours` of minute rollups for `edges` edges between
 //!    `workloads` workloads, one batch per minute, written through the
-//!    store into a DuckDB file; prints rows/s;
+//!    store; prints rows/s;
 //! 2. GetTopology (default 5-minute window, through the service code,
 //!    without HTTP) repeated `queries` times at the end of that data;
 //!    prints p50/p99.
+//!
+//! Then both side by side.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,6 +18,7 @@ use clap::Parser;
 use coral_colony::mesh_network::MeshNetwork;
 use coral_colony::rollup::minute_of;
 use coral_colony::service::{Colony, ColonySettings, unix_now};
+use coral_colony::store::clickhouse::local_server::LocalServer;
 use coral_colony::store::duckdb::DuckDbStore;
 use coral_colony::store::{BatchId, EdgeKey, EdgeMinute, EdgeStats, Store, WorkloadRef};
 use coral_proto::colony::v1::GetTopologyRequest;
@@ -29,6 +34,23 @@ struct Args {
     hours: u32,
     #[arg(long, default_value_t = 200)]
     queries: usize,
+    /// Backends to measure, in order.
+    #[arg(long, value_delimiter = ',', default_value = "duckdb,clickhouse")]
+    backends: Vec<Backend>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Backend {
+    Duckdb,
+    Clickhouse,
+}
+
+/// What one backend measured.
+struct Figures {
+    backend: &'static str,
+    rows_per_second: f64,
+    p50: Duration,
+    p99: Duration,
 }
 
 fn workload(index: u32) -> WorkloadRef {
@@ -59,16 +81,60 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
     let args = Args::parse();
-    let dir = tempfile::tempdir().context("temp dir")?;
-    let store = Arc::new(DuckDbStore::open(dir.path())?);
+    let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
+    let mut figures = Vec::new();
+    for backend in &args.backends {
+        match backend {
+            Backend::Duckdb => {
+                let dir = tempfile::tempdir().context("temp dir")?;
+                let store = Arc::new(DuckDbStore::open(dir.path())?);
+                let file = store.path().to_owned();
+                figures.push(measure(&runtime, &args, store, || {
+                    let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+                    format!("file {:.0} MB", size as f64 / 1e6)
+                })?);
+            }
+            Backend::Clickhouse => {
+                let server = LocalServer::start()?;
+                let store = Arc::new(server.open_store("bench")?);
+                let version = store.server_version().to_owned();
+                figures.push(measure(&runtime, &args, store, || {
+                    format!("server {version} at {}", server.url())
+                })?);
+            }
+        }
+    }
+    println!("\nbackend       ingest rows/s   GetTopology p50     p99");
+    for f in &figures {
+        println!(
+            "{:<12} {:>14.0} {:>14.1} ms {:>7.1} ms",
+            f.backend,
+            f.rows_per_second,
+            f.p50.as_secs_f64() * 1e3,
+            f.p99.as_secs_f64() * 1e3
+        );
+    }
+    Ok(())
+}
+
+/// Ingest through `store`, then time GetTopology; the store is dropped at
+/// the end (before a ClickHouse server it uses is stopped).
+fn measure<S: Store>(
+    runtime: &tokio::runtime::Runtime,
+    args: &Args,
+    store: Arc<S>,
+    describe: impl Fn() -> String,
+) -> Result<Figures> {
+    let backend = store.backend();
     let keys = edge_keys(args.workloads.max(2), args.edges);
     let minutes = i64::from(args.hours) * 60;
     let last_minute = minute_of(unix_now());
     let first_minute = last_minute - (minutes - 1) * 60;
 
+    // The store is synchronous (the service calls it on blocking threads):
+    // ingest from this plain thread, outside the runtime.
     let started = Instant::now();
     let mut rows_written = 0u64;
     for (sequence, minute) in (first_minute..=last_minute).step_by(60).enumerate() {
@@ -98,15 +164,12 @@ async fn main() -> Result<()> {
         rows_written += rows.len() as u64;
     }
     let ingest = started.elapsed();
-    let size = std::fs::metadata(store.path())
-        .map(|m| m.len())
-        .unwrap_or(0);
+    let rows_per_second = rows_written as f64 / ingest.as_secs_f64();
     println!(
-        "ingest: {rows_written} rollup rows ({} edges x {minutes} min) in {:.1} s = {:.0} rows/s, file {:.0} MB",
+        "{backend}: ingest: {rows_written} rollup rows ({} edges x {minutes} min) in {:.1} s = {rows_per_second:.0} rows/s, {}",
         args.edges,
         ingest.as_secs_f64(),
-        rows_written as f64 / ingest.as_secs_f64(),
-        size as f64 / 1e6
+        describe()
     );
 
     let colony = Colony::new(
@@ -130,22 +193,31 @@ async fn main() -> Result<()> {
             include_external: true,
         })
     };
-    let first = colony.get_topology(request()).await?.into_inner();
-    let mut latencies = Vec::with_capacity(args.queries);
-    for _ in 0..args.queries {
-        let started = Instant::now();
-        let response = colony.get_topology(request()).await?;
-        latencies.push(started.elapsed());
-        std::hint::black_box(response);
-    }
+    let (first, mut latencies) = runtime.block_on(async {
+        let first = colony.get_topology(request()).await?.into_inner();
+        let mut latencies = Vec::with_capacity(args.queries);
+        for _ in 0..args.queries {
+            let started = Instant::now();
+            let response = colony.get_topology(request()).await?;
+            latencies.push(started.elapsed());
+            std::hint::black_box(response);
+        }
+        anyhow::Ok((first, latencies))
+    })?;
     latencies.sort();
+    let (p50, p99) = (percentile(&latencies, 0.50), percentile(&latencies, 0.99));
     println!(
-        "GetTopology (5 min window, {} edges, {} nodes): p50 {:.1} ms, p99 {:.1} ms over {} queries",
+        "{backend}: GetTopology (5 min window, {} edges, {} nodes): p50 {:.1} ms, p99 {:.1} ms over {} queries",
         first.edges.len(),
         first.nodes.len(),
-        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
-        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3,
         args.queries
     );
-    Ok(())
+    Ok(Figures {
+        backend,
+        rows_per_second,
+        p50,
+        p99,
+    })
 }

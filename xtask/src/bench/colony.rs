@@ -1,7 +1,8 @@
 //! `cargo xtask bench colony`: builds the colony's benchmark
 //! (`colony/examples/colony_bench.rs`) in release mode and runs it: ingest
-//! rows/s into DuckDB and GetTopology latency over 24 hours of minute
-//! rollups. (ClickHouse is not benchmarked yet: that backend is not written.)
+//! rows/s and GetTopology latency over 24 hours of minute rollups, into
+//! DuckDB and into a private clickhouse-server the benchmark starts
+//! (installed here when missing, as `cargo xtask test` does).
 
 use std::process::Command;
 
@@ -19,6 +20,9 @@ pub struct Args {
     /// GetTopology calls measured.
     #[arg(long, default_value_t = 200)]
     queries: usize,
+    /// Backends to measure: duckdb, clickhouse or both (comma-separated).
+    #[arg(long, default_value = "duckdb,clickhouse")]
+    backends: String,
 }
 
 fn cargo() -> Command {
@@ -26,6 +30,9 @@ fn cargo() -> Command {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    if args.backends.contains("clickhouse") {
+        crate::install::ensure_clickhouse_server()?;
+    }
     let status = cargo()
         .args(["run", "--release", "-p", "coral-colony"])
         .args(["--example", "colony_bench", "--"])
@@ -33,6 +40,7 @@ pub fn run(args: Args) -> Result<()> {
         .args(["--edges", &args.edges.to_string()])
         .args(["--hours", &args.hours.to_string()])
         .args(["--queries", &args.queries.to_string()])
+        .args(["--backends", &args.backends])
         .status()
         .context("could not start the colony benchmark")?;
     if !status.success() {
