@@ -4,7 +4,9 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
+use coral_colony_config::{ColonyConfigFile, ConfigFileError, StorageConfig};
 use coral_logging::{LogFormat, LogLevel};
 
 use crate::mesh_network::MeshNetwork;
@@ -16,6 +18,11 @@ use crate::mesh_network::MeshNetwork;
     about = "Colony: agents report flows to it; users and tools ask it about the application"
 )]
 pub struct Config {
+    /// Config file (`colony.yaml`, as the operator writes it); flags and
+    /// environment variables override its values.
+    #[arg(long, env = "CORAL_COLONY_CONFIG")]
+    pub config: Option<PathBuf>,
+
     /// Colony id (default: <application>-<environment>).
     #[arg(long, env = "CORAL_COLONY_ID")]
     pub colony_id: Option<String>,
@@ -26,9 +33,31 @@ pub struct Config {
     #[arg(long, default_value = "dev", env = "CORAL_ENVIRONMENT")]
     pub environment: String,
 
-    /// Where the DuckDB file lives (default: ~/.coral/colonies/<colony-id>).
+    /// Where the colony keeps its state: the DuckDB file and its WireGuard
+    /// key (default: ~/.coral/colonies/<colony-id>).
     #[arg(long, env = "CORAL_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+
+    /// Where flows are stored: embedded DuckDB, or a ClickHouse server for
+    /// large fleets.
+    #[arg(long, value_enum, default_value_t = StorageBackend::Duckdb, env = "CORAL_STORAGE")]
+    pub storage: StorageBackend,
+
+    /// ClickHouse HTTP interface, e.g. http://clickhouse:8123 (with
+    /// --storage clickhouse).
+    #[arg(long, env = "CORAL_CLICKHOUSE_URL")]
+    pub clickhouse_url: Option<String>,
+
+    /// ClickHouse database; created if missing.
+    #[arg(long, default_value = crate::store::clickhouse::DEFAULT_DATABASE, env = "CORAL_CLICKHOUSE_DATABASE")]
+    pub clickhouse_database: String,
+
+    #[arg(long, default_value = "default", env = "CORAL_CLICKHOUSE_USER")]
+    pub clickhouse_user: String,
+
+    /// File holding the ClickHouse password (a mounted Secret; none: empty).
+    #[arg(long, env = "CORAL_CLICKHOUSE_PASSWORD_FILE")]
+    pub clickhouse_password_file: Option<PathBuf>,
 
     /// Port serving gRPC and Connect-JSON (0 picks a free port and logs it).
     #[arg(long, default_value_t = 9000, env = "CORAL_CONNECT_PORT")]
@@ -58,6 +87,21 @@ pub struct Config {
     #[arg(long, default_value = "127.0.0.1:41580", env = "CORAL_PUBLIC_ENDPOINT")]
     pub public_endpoint: String,
 
+    /// File holding the colony's WireGuard private key (as `wg genkey`
+    /// prints it); default: generated once into the data directory.
+    #[arg(long, env = "CORAL_WIREGUARD_KEY_FILE")]
+    pub wireguard_key_file: Option<PathBuf>,
+
+    /// coral-discovery to register with, e.g. http://localhost:8080 (none:
+    /// no registration).
+    #[arg(long, env = "CORAL_DISCOVERY_ENDPOINT")]
+    pub discovery_endpoint: Option<String>,
+
+    /// Seconds between discovery registrations (keep it under the
+    /// discovery TTL).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=3_600))]
+    pub discovery_interval: u32,
+
     /// Days minute rollups (and events) are kept.
     #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=365))]
     pub retention_days: u32,
@@ -72,6 +116,26 @@ pub struct Config {
     /// Log format: human on a terminal and JSON otherwise, unless chosen.
     #[arg(long, value_enum, default_value_t = LogFormat::Auto, env = "CORAL_LOG_FORMAT")]
     pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StorageBackend {
+    Duckdb,
+    Clickhouse,
+}
+
+/// The store the colony opens, with everything needed to open it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageChoice {
+    Duckdb {
+        data_dir: PathBuf,
+    },
+    Clickhouse {
+        url: String,
+        database: String,
+        user: String,
+        password: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,9 +154,131 @@ pub enum ConfigError {
     EmptyToken { where_: String },
     #[error("no --data-dir given and no home directory to default to; pass --data-dir")]
     NoDataDir,
+    #[error(transparent)]
+    File(#[from] ConfigFileError),
+    #[error("{field} in {path}: {detail}")]
+    FileValue {
+        path: PathBuf,
+        field: &'static str,
+        detail: String,
+    },
+    #[error("--storage clickhouse needs --clickhouse-url, e.g. http://localhost:8123")]
+    NoClickHouseUrl,
+    #[error("cannot read the ClickHouse password file {path}: {source}")]
+    PasswordFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl Config {
+    /// Flags and environment, then `--config` for whatever neither set.
+    pub fn load() -> Result<Config, ConfigError> {
+        Self::load_from(std::env::args_os())
+    }
+
+    pub fn load_from<I, T>(args: I) -> Result<Config, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = Config::command().get_matches_from(args);
+        // The derive built the command, so its own matches always convert.
+        let mut config = Config::from_arg_matches(&matches).expect("matches of Config::command");
+        if let Some(path) = config.config.clone() {
+            let file = ColonyConfigFile::load(&path)?;
+            config.apply_file(&path, &file, &matches)?;
+        }
+        Ok(config)
+    }
+
+    /// Take each value from the file unless a flag or variable set it.
+    fn apply_file(
+        &mut self,
+        path: &std::path::Path,
+        file: &ColonyConfigFile,
+        matches: &ArgMatches,
+    ) -> Result<(), ConfigError> {
+        let unset = |id: &str| {
+            !matches!(
+                matches.value_source(id),
+                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+            )
+        };
+        let bad = |field: &'static str, detail: String| ConfigError::FileValue {
+            path: path.to_owned(),
+            field,
+            detail,
+        };
+        if let StorageConfig::Clickhouse {
+            url,
+            database,
+            user,
+            password_file,
+            ..
+        } = &file.storage
+        {
+            if unset("storage") {
+                self.storage = StorageBackend::Clickhouse;
+            }
+            if unset("clickhouse_url") {
+                self.clickhouse_url = Some(url.clone());
+            }
+            if unset("clickhouse_database") {
+                self.clickhouse_database = database.clone();
+            }
+            if unset("clickhouse_user") {
+                self.clickhouse_user = user.clone();
+            }
+            if unset("clickhouse_password_file") && password_file.is_some() {
+                self.clickhouse_password_file = password_file.clone();
+            }
+        }
+        if unset("application") {
+            self.application = file.application.clone();
+        }
+        if unset("environment") {
+            self.environment = file.environment.clone();
+        }
+        if unset("colony_id") && file.colony_id.is_some() {
+            self.colony_id = file.colony_id.clone();
+        }
+        if unset("connect_port") {
+            self.connect_port = file.connect_port;
+        }
+        if unset("data_dir") {
+            self.data_dir = Some(file.storage.data_dir().to_owned());
+        }
+        if unset("mesh_ipv4_cidr") {
+            self.mesh_ipv4_cidr = file
+                .mesh
+                .ipv4_cidr
+                .parse()
+                .map_err(|e: String| bad("mesh.ipv4Cidr", e))?;
+        }
+        if unset("public_endpoint")
+            && let Some(endpoint) = &file.mesh.public_endpoint
+        {
+            self.public_endpoint = endpoint.clone();
+        }
+        if unset("wireguard_key_file") {
+            self.wireguard_key_file = Some(file.mesh.private_key_file.clone());
+        }
+        if unset("enrollment_token") && unset("enrollment_token_file") {
+            self.enrollment_token_file = Some(file.mesh.enrollment_token_file.clone());
+        }
+        if unset("discovery_endpoint") && file.discovery_endpoint.is_some() {
+            self.discovery_endpoint = file.discovery_endpoint.clone();
+        }
+        if unset("retention_days") {
+            if !(1..=365).contains(&file.retention.flow_days) {
+                return Err(bad("retention.flowDays", "must be 1 to 365".into()));
+            }
+            self.retention_days = file.retention.flow_days;
+        }
+        Ok(())
+    }
+
     pub fn colony_id(&self) -> String {
         self.colony_id
             .clone()
@@ -108,6 +294,36 @@ impl Config {
             .join(".coral")
             .join("colonies")
             .join(self.colony_id()))
+    }
+
+    pub fn storage(&self) -> Result<StorageChoice, ConfigError> {
+        match self.storage {
+            StorageBackend::Duckdb => Ok(StorageChoice::Duckdb {
+                data_dir: self.data_dir()?,
+            }),
+            StorageBackend::Clickhouse => {
+                let url = self
+                    .clickhouse_url
+                    .clone()
+                    .ok_or(ConfigError::NoClickHouseUrl)?;
+                let password = match &self.clickhouse_password_file {
+                    Some(path) => std::fs::read_to_string(path)
+                        .map_err(|source| ConfigError::PasswordFile {
+                            path: path.clone(),
+                            source,
+                        })?
+                        .trim_end_matches(['\r', '\n'])
+                        .to_owned(),
+                    None => String::new(),
+                };
+                Ok(StorageChoice::Clickhouse {
+                    url,
+                    database: self.clickhouse_database.clone(),
+                    user: self.clickhouse_user.clone(),
+                    password,
+                })
+            }
+        }
     }
 
     pub fn enrollment_token(&self) -> Result<String, ConfigError> {
@@ -132,6 +348,10 @@ impl Config {
 
     pub fn retention(&self) -> Duration {
         Duration::from_secs(u64::from(self.retention_days) * 86_400)
+    }
+
+    pub fn discovery_interval(&self) -> Duration {
+        Duration::from_secs(self.discovery_interval.into())
     }
 
     pub fn purge_interval(&self) -> Duration {
@@ -167,6 +387,144 @@ mod tests {
             Config::parse_from(["x"]).enrollment_token(),
             Err(ConfigError::NoToken)
         ));
+    }
+
+    fn operator_file(dir: &std::path::Path) -> std::path::PathBuf {
+        use coral_colony_config::*;
+        let file = ColonyConfigFile {
+            application: "shop".into(),
+            environment: "prod".into(),
+            colony_id: None,
+            connect_port: 9100,
+            storage: StorageConfig::Duckdb {
+                data_dir: dir.join("data"),
+            },
+            mesh: MeshConfig {
+                ipv4_cidr: "10.50.0.0/16".into(),
+                ipv6_cidr: "fd42::/64".into(),
+                listen_port: 41580,
+                public_endpoint: Some("colony.example.com:41580".into()),
+                private_key_file: dir.join("keys/wireguard.key"),
+                enrollment_token_file: dir.join("keys/token"),
+            },
+            discovery_endpoint: Some("http://discovery:8080".into()),
+            reef: None,
+            dashboard: DashboardConfig {
+                enabled: false,
+                port: 3000,
+            },
+            retention: RetentionConfig {
+                flow_days: 3,
+                event_days: 30,
+            },
+        };
+        let path = dir.join("colony.yaml");
+        std::fs::write(&path, file.to_yaml()).unwrap();
+        path
+    }
+
+    #[test]
+    fn the_operator_file_fills_what_flags_leave_unset() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = operator_file(dir.path());
+        let config = Config::load_from(["x", "--config", path.to_str().unwrap()]).unwrap();
+        assert_eq!(config.colony_id(), "shop-prod");
+        assert_eq!(config.connect_port, 9100);
+        assert_eq!(config.data_dir().unwrap(), dir.path().join("data"));
+        assert_eq!(config.mesh_ipv4_cidr, "10.50.0.0/16".parse().unwrap());
+        assert_eq!(config.public_endpoint, "colony.example.com:41580");
+        assert_eq!(
+            config.enrollment_token_file,
+            Some(dir.path().join("keys/token"))
+        );
+        assert_eq!(
+            config.discovery_endpoint.as_deref(),
+            Some("http://discovery:8080")
+        );
+        assert_eq!(config.retention(), Duration::from_secs(3 * 86_400));
+
+        let overridden = Config::load_from([
+            "x",
+            "--config",
+            path.to_str().unwrap(),
+            "--connect-port",
+            "0",
+            "--enrollment-token",
+            "t",
+        ])
+        .unwrap();
+        assert_eq!(overridden.connect_port, 0);
+        assert_eq!(overridden.enrollment_token_file, None);
+        assert_eq!(overridden.enrollment_token().unwrap(), "t");
+    }
+
+    #[test]
+    fn a_bad_file_names_itself_and_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = operator_file(dir.path());
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace("10.50.0.0/16", "10.50.0.0")).unwrap();
+        let error = Config::load_from(["x", "--config", path.to_str().unwrap()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("mesh.ipv4Cidr") && error.contains("colony.yaml"),
+            "{error}"
+        );
+        let missing = dir.path().join("nope.yaml");
+        let error = Config::load_from(["x", "--config", missing.to_str().unwrap()])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("nope.yaml"), "{error}");
+    }
+
+    #[test]
+    fn clickhouse_comes_from_flags_or_the_file() {
+        let config = Config::parse_from(["x", "--storage", "clickhouse"]);
+        assert!(matches!(
+            config.storage(),
+            Err(ConfigError::NoClickHouseUrl)
+        ));
+        let config = Config::parse_from([
+            "x",
+            "--storage",
+            "clickhouse",
+            "--clickhouse-url",
+            "http://ch:8123",
+        ]);
+        assert_eq!(
+            config.storage().unwrap(),
+            StorageChoice::Clickhouse {
+                url: "http://ch:8123".into(),
+                database: "coral".into(),
+                user: "default".into(),
+                password: String::new(),
+            }
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = operator_file(dir.path());
+        let password = dir.path().join("password");
+        std::fs::write(&password, "pw\n").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap().replace(
+            "backend: duckdb",
+            &format!(
+                "backend: clickhouse\n  url: http://clickhouse:8123\n  database: shop\n  \
+                 user: coral\n  passwordFile: {}",
+                password.display()
+            ),
+        );
+        std::fs::write(&path, text).unwrap();
+        let config = Config::load_from(["x", "--config", path.to_str().unwrap()]).unwrap();
+        assert_eq!(
+            config.storage().unwrap(),
+            StorageChoice::Clickhouse {
+                url: "http://clickhouse:8123".into(),
+                database: "shop".into(),
+                user: "coral".into(),
+                password: "pw".into(),
+            }
+        );
     }
 
     #[test]

@@ -5,7 +5,9 @@
 
 pub mod app;
 pub mod config;
+pub mod discovery_registration;
 pub mod error;
+pub mod identity;
 pub mod mesh_network;
 pub mod metrics;
 pub mod retention;

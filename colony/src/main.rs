@@ -1,12 +1,11 @@
 //! `coral-colony` binary: flags, logs, signals.
 
 use anyhow::{Context, Result};
-use clap::Parser;
 use coral_colony::Config;
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let config = Config::parse();
+    let config = Config::load()?;
     coral_logging::init(config.log_level, config.log_format);
     let shutdown = coral_connect::shutdown_signal().context("cannot handle SIGINT/SIGTERM")?;
     if let Err(error) = coral_colony::run(config, shutdown).await {

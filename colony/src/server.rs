@@ -1,18 +1,22 @@
 //! Start-up and shutdown: open the store, bind, log the seed's start line,
 //! serve until the shutdown future resolves, close the store.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::app::{self, ReflectionError};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, StorageChoice};
+use crate::discovery_registration::{self, Announcement, EndpointError};
+use crate::identity::{self, IdentityError};
 use crate::retention;
 use crate::service::{Colony, ColonySettings};
+use crate::store::clickhouse::ClickHouseStore;
 use crate::store::duckdb::DuckDbStore;
 use crate::store::{Store, StoreError};
 
@@ -37,26 +41,51 @@ pub enum ServeError {
     },
     #[error(transparent)]
     Reflection(#[from] ReflectionError),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error(transparent)]
+    Discovery(#[from] EndpointError),
 }
 
-async fn open_store(data_dir: PathBuf) -> Result<Arc<dyn Store>, StoreError> {
-    tokio::task::spawn_blocking(move || DuckDbStore::open(&data_dir))
-        .await
-        .map_err(|e| StoreError::Backend(format!("store open task failed: {e}")))?
-        .map(|store| Arc::new(store) as Arc<dyn Store>)
+/// Opening blocks (DuckDB file, ClickHouse schema), so it runs off the
+/// async threads.
+async fn open_store(choice: StorageChoice) -> Result<Arc<dyn Store>, StoreError> {
+    tokio::task::spawn_blocking(move || -> Result<Arc<dyn Store>, StoreError> {
+        Ok(match choice {
+            StorageChoice::Duckdb { data_dir } => Arc::new(DuckDbStore::open(&data_dir)?),
+            StorageChoice::Clickhouse {
+                url,
+                database,
+                user,
+                password,
+            } => Arc::new(ClickHouseStore::open(&url, &database, &user, &password)?),
+        })
+    })
+    .await
+    .map_err(|e| StoreError::Backend(format!("store open task failed: {e}")))?
 }
 
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
     let colony_id = config.colony_id();
     let data_dir = config.data_dir()?;
     let enrollment_token = config.enrollment_token()?;
+    let discovery = match &config.discovery_endpoint {
+        Some(endpoint) => Some(discovery_registration::parse_endpoint(endpoint)?),
+        None => None,
+    };
     tracing::info!(
         colony_id = %colony_id,
         data_dir = %data_dir.display(),
         version = %VERSION,
         "Starting colony"
     );
-    let store = open_store(data_dir).await?;
+    let key = identity::load_or_create(config.wireguard_key_file.as_deref(), &data_dir)?;
+    let storage = config.storage()?;
+    let storage_name = match &storage {
+        StorageChoice::Duckdb { .. } => "duckdb",
+        StorageChoice::Clickhouse { .. } => "clickhouse",
+    };
+    let store = open_store(storage).await?;
     let addr = SocketAddr::new(config.bind, config.connect_port);
     let listener = TcpListener::bind(addr)
         .await
@@ -82,7 +111,29 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let service = app::build(colony.clone(), ready.clone())?;
     let purge = tokio::spawn(retention::run(colony.clone(), config.purge_interval()));
 
-    tracing::info!(addr = %coral_connect::display_listen_addr(local), storage = "duckdb", "Colony listening");
+    tracing::info!(addr = %coral_connect::display_listen_addr(local), storage = storage_name, "Colony listening");
+    let (stop_registration, stopped) = watch::channel(false);
+    let registration = discovery.map(|endpoint| {
+        let announcement = Announcement {
+            mesh_id: colony_id.clone(),
+            pubkey: key.public_key().to_base64(),
+            endpoints: vec![config.public_endpoint.clone()],
+            mesh_ipv4: config.mesh_ipv4_cidr.colony_ipv4().to_string(),
+            mesh_ipv6: coral_mesh::DEFAULT_HUB_IPV6.to_string(),
+            connect_port: local.port().into(),
+            metadata: HashMap::from([
+                ("application".to_owned(), config.application.clone()),
+                ("environment".to_owned(), config.environment.clone()),
+            ]),
+        };
+        let interval = config.discovery_interval();
+        tokio::spawn(discovery_registration::run(
+            endpoint,
+            announcement,
+            interval,
+            stopped,
+        ))
+    });
     tracing::info!(colony_id = %colony_id, "Colony started successfully");
     let shutdown = async move {
         shutdown.await;
@@ -98,6 +149,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     .await;
     purge.abort();
     let _ = purge.await;
+    // Deregister so lookups stop finding a colony that is gone.
+    let _ = stop_registration.send(true);
+    if let Some(registration) = registration {
+        let _ = registration.await;
+    }
     // Dropping the last handle closes DuckDB, which checkpoints its WAL.
     let store = colony.store();
     drop(colony);

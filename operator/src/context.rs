@@ -27,9 +27,9 @@ impl Default for OperatorConfig {
         let version = env!("CARGO_PKG_VERSION");
         Self {
             namespace: "coral-system".into(),
-            colony_image: format!("coral/colony:{version}"),
-            node_agent_image: format!("coral/node-agent:{version}"),
-            reef_image: format!("coral/reef:{version}"),
+            colony_image: format!("ghcr.io/coral-dev/coral-colony:{version}"),
+            node_agent_image: format!("ghcr.io/coral-dev/coral-node-agent:{version}"),
+            reef_image: format!("ghcr.io/coral-dev/coral-reef:{version}"),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! temporary data directory and talks to it as agents and users do.
 
 mod bad_input;
+mod discovery;
 mod enrollment;
 mod ingest;
 mod restart;

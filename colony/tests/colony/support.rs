@@ -20,20 +20,25 @@ pub struct Colony {
     http: reqwest::Client,
 }
 
-fn spawn(data_dir: &Path) -> ServerProcess {
+fn spawn(data_dir: &Path, extra_args: &[&str]) -> ServerProcess {
     let mut command = Command::new(env!("CARGO_BIN_EXE_coral-colony"));
     command
         .args(["--connect-port", "0", "--bind", "127.0.0.1"])
         .args(["--log-format", "json", "--log-level", "debug"])
         .args(["--colony-id", "shop-test", "--enrollment-token", TOKEN])
         .arg("--data-dir")
-        .arg(data_dir);
+        .arg(data_dir)
+        .args(extra_args);
     ServerProcess::spawn(command, "Colony listening")
 }
 
 impl Colony {
     pub fn start(data_dir: &Path) -> Colony {
-        let mut process = spawn(data_dir);
+        Colony::start_with(data_dir, &[])
+    }
+
+    pub fn start_with(data_dir: &Path, extra_args: &[&str]) -> Colony {
+        let mut process = spawn(data_dir, extra_args);
         let addr = process.listening_addr();
         Colony {
             process,
@@ -44,7 +49,11 @@ impl Colony {
 
     /// Start a colony that is expected to fail; returns its exit status and logs.
     pub fn start_failing(data_dir: &Path) -> (ExitStatus, Vec<String>) {
-        let mut process = spawn(data_dir);
+        Colony::start_failing_with(data_dir, &[])
+    }
+
+    pub fn start_failing_with(data_dir: &Path, extra_args: &[&str]) -> (ExitStatus, Vec<String>) {
+        let mut process = spawn(data_dir, extra_args);
         match process.wait_exit(Duration::from_secs(60)) {
             Some(status) => (status, process.logs()),
             None => panic!("colony kept running: {:?}", process.logs()),

@@ -2,8 +2,10 @@
 //! Colony spec. Secrets are never copied here; the file names where they are
 //! mounted instead.
 
+use coral_colony_config::{
+    ColonyConfigFile, DashboardConfig, MeshConfig, RetentionConfig, StorageConfig,
+};
 use coral_crds::ColonySpec;
-use serde::Serialize;
 
 use super::CONNECT_PORT;
 
@@ -12,59 +14,13 @@ pub const CONFIG_DIR: &str = "/etc/coral";
 pub const KEYS_DIR: &str = "/var/run/coral/keys";
 pub const DATA_DIR: &str = "/var/lib/coral";
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ColonyConfigFile<'a> {
-    application: &'a str,
-    environment: &'a str,
-    connect_port: i32,
-    storage: StorageConfig<'a>,
-    mesh: MeshConfig<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    discovery_endpoint: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reef: Option<String>,
-    dashboard: DashboardConfig,
-    retention: RetentionConfig,
+/// The schema bounds these; out-of-range numbers fall back to the defaults.
+fn port(value: i32, default: u16) -> u16 {
+    u16::try_from(value).unwrap_or(default)
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase", tag = "backend")]
-enum StorageConfig<'a> {
-    Duckdb {
-        path: String,
-    },
-    Clickhouse {
-        url: &'a str,
-        database: &'a str,
-        user: &'a str,
-        password_file: Option<String>,
-    },
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct MeshConfig<'a> {
-    ipv4_cidr: &'a str,
-    ipv6_cidr: &'a str,
-    listen_port: i32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    public_endpoint: Option<&'a str>,
-    private_key_file: String,
-    enrollment_token_file: String,
-}
-
-#[derive(Serialize)]
-struct DashboardConfig {
-    enabled: bool,
-    port: i32,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct RetentionConfig {
-    flow_days: i32,
-    event_days: i32,
+fn days(value: i32, default: u32) -> u32 {
+    u32::try_from(value).unwrap_or(default)
 }
 
 /// Where a ClickHouse password Secret key is mounted in the colony pod.
@@ -72,49 +28,50 @@ pub const CLICKHOUSE_PASSWORD_FILE: &str = "/var/run/coral/clickhouse/password";
 
 /// Renders `colony.yaml` for a Colony in `namespace`.
 pub fn render(spec: &ColonySpec, namespace: &str) -> String {
-    let storage = match (&spec.storage.clickhouse, &spec.storage.duckdb) {
-        (Some(ch), _) => StorageConfig::Clickhouse {
-            url: &ch.url,
-            database: &ch.database,
-            user: &ch.user,
+    let storage = match &spec.storage.clickhouse {
+        Some(ch) => StorageConfig::Clickhouse {
+            url: ch.url.clone(),
+            database: ch.database.clone(),
+            user: ch.user.clone(),
             password_file: ch
                 .password_secret_ref
                 .as_ref()
-                .map(|_| CLICKHOUSE_PASSWORD_FILE.to_string()),
+                .map(|_| CLICKHOUSE_PASSWORD_FILE.into()),
+            data_dir: DATA_DIR.into(),
         },
-        _ => StorageConfig::Duckdb {
-            path: format!("{DATA_DIR}/colony.duckdb"),
+        None => StorageConfig::Duckdb {
+            data_dir: DATA_DIR.into(),
         },
     };
     let file = ColonyConfigFile {
-        application: &spec.application,
-        environment: &spec.environment,
-        connect_port: CONNECT_PORT,
+        application: spec.application.clone(),
+        environment: spec.environment.clone(),
+        colony_id: None,
+        connect_port: port(CONNECT_PORT, 9000),
         storage,
         mesh: MeshConfig {
-            ipv4_cidr: &spec.mesh.ipv4_cidr,
-            ipv6_cidr: &spec.mesh.ipv6_cidr,
-            listen_port: spec.mesh.port,
-            public_endpoint: spec.mesh.public_endpoint.as_deref(),
-            private_key_file: format!("{KEYS_DIR}/{}", crate::keys::PRIVATE_KEY),
-            enrollment_token_file: format!("{KEYS_DIR}/{}", crate::keys::ENROLLMENT_TOKEN),
+            ipv4_cidr: spec.mesh.ipv4_cidr.clone(),
+            ipv6_cidr: spec.mesh.ipv6_cidr.clone(),
+            listen_port: port(spec.mesh.port, 41580),
+            public_endpoint: spec.mesh.public_endpoint.clone(),
+            private_key_file: format!("{KEYS_DIR}/{}", crate::keys::PRIVATE_KEY).into(),
+            enrollment_token_file: format!("{KEYS_DIR}/{}", crate::keys::ENROLLMENT_TOKEN).into(),
         },
-        discovery_endpoint: spec.discovery.as_ref().map(|d| d.endpoint.as_str()),
+        discovery_endpoint: spec.discovery.as_ref().map(|d| d.endpoint.clone()),
         reef: spec
             .reef_ref
             .as_ref()
             .map(|r| format!("{}/{}", r.namespace.as_deref().unwrap_or(namespace), r.name)),
         dashboard: DashboardConfig {
             enabled: spec.dashboard.enabled,
-            port: spec.dashboard.port,
+            port: port(spec.dashboard.port, 3000),
         },
         retention: RetentionConfig {
-            flow_days: spec.retention.flow_days,
-            event_days: spec.retention.event_days,
+            flow_days: days(spec.retention.flow_days, 7),
+            event_days: days(spec.retention.event_days, 30),
         },
     };
-    // Serializing plain structs of strings and numbers cannot fail.
-    serde_yaml::to_string(&file).unwrap_or_default()
+    file.to_yaml()
 }
 
 /// FNV-1a of the config text: a stable pod-template annotation so that a

@@ -39,8 +39,15 @@ fn minimal_colony_gets_duckdb_statefulset_with_pvc() {
         .as_ref()
         .unwrap();
     assert_eq!(requests["storage"].0, "10Gi");
-    let container = &spec.template.spec.as_ref().unwrap().containers[0];
-    assert_eq!(container.image.as_deref(), Some("coral/colony:test"));
+    let pod = spec.template.spec.as_ref().unwrap();
+    assert_eq!(
+        pod.containers[0].image.as_deref(),
+        Some("coral/colony:test")
+    );
+    // The non-root colony must be able to write its data volume.
+    let security = pod.security_context.as_ref().unwrap();
+    assert_eq!(security.fs_group, Some(65532));
+    assert_eq!(security.run_as_user, Some(65532));
 }
 
 #[test]

@@ -9,9 +9,9 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, KeyToPath,
-    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec, Probe,
-    SecretVolumeSource, SecurityContext, TCPSocketAction, Volume, VolumeMount,
-    VolumeResourceRequirements,
+    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec,
+    Probe, SeccompProfile, SecretVolumeSource, SecurityContext, TCPSocketAction, Volume,
+    VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -26,6 +26,8 @@ use crate::labels;
 
 pub const CONFIG_HASH_ANNOTATION: &str = "coral.io/config-hash";
 const DATA_VOLUME: &str = "data";
+/// The distroless `nonroot` user of the colony image.
+const NONROOT_UID: i64 = 65532;
 
 /// The colony container and the volumes it needs (except a DuckDB PVC).
 fn pod_template(colony: &Colony, image: &str, config_text: &str) -> PodTemplateSpec {
@@ -151,6 +153,18 @@ fn pod_template(colony: &Colony, image: &str, config_text: &str) -> PodTemplateS
         spec: Some(PodSpec {
             containers: vec![container],
             volumes: Some(volumes),
+            // The image runs as the distroless nonroot user; fsGroup makes the
+            // data volume (DuckDB file, WireGuard key) writable by it.
+            security_context: Some(PodSecurityContext {
+                run_as_user: Some(NONROOT_UID),
+                run_as_group: Some(NONROOT_UID),
+                fs_group: Some(NONROOT_UID),
+                seccomp_profile: Some(SeccompProfile {
+                    type_: "RuntimeDefault".into(),
+                    localhost_profile: None,
+                }),
+                ..Default::default()
+            }),
             ..Default::default()
         }),
     }
