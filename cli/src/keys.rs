@@ -1,0 +1,98 @@
+//! Key material `coral init` generates: a WireGuard x25519 keypair (base64,
+//! as `wg genkey | tee priv | wg pubkey` print them), an enrollment token
+//! for agents and the colony id suffix.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use rand::RngCore;
+use x25519_dalek::{PublicKey, StaticSecret};
+
+pub struct WireguardKeypair {
+    pub private_key: String,
+    pub public_key: String,
+}
+
+impl std::fmt::Debug for WireguardKeypair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WireguardKeypair")
+            .field("public_key", &self.public_key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A fresh keypair, the private key clamped like `wg genkey`.
+pub fn generate_wireguard() -> WireguardKeypair {
+    let mut private = [0u8; 32];
+    rand::rng().fill_bytes(&mut private);
+    private[0] &= 248;
+    private[31] &= 127;
+    private[31] |= 64;
+    let public = PublicKey::from(&StaticSecret::from(private));
+    WireguardKeypair {
+        private_key: STANDARD.encode(private),
+        public_key: STANDARD.encode(public.as_bytes()),
+    }
+}
+
+/// The public key of a base64 private key (`wg pubkey`), if it is one.
+pub fn public_key_of(private_key: &str) -> Option<String> {
+    let bytes: [u8; 32] = STANDARD.decode(private_key).ok()?.try_into().ok()?;
+    Some(STANDARD.encode(PublicKey::from(&StaticSecret::from(bytes)).as_bytes()))
+}
+
+/// 256 random bits, URL-safe base64.
+pub fn enrollment_token() -> String {
+    let mut token = [0u8; 32];
+    rand::rng().fill_bytes(&mut token);
+    URL_SAFE_NO_PAD.encode(token)
+}
+
+/// Six lowercase hex digits, as in the seed's `my-app-dev-a1b2c3`.
+pub fn id_suffix() -> String {
+    format!("{:06x}", rand::rng().next_u32() & 0xff_ffff)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keypair_is_wg_shaped_and_consistent() {
+        let pair = generate_wireguard();
+        assert_eq!(pair.private_key.len(), 44);
+        assert_eq!(pair.public_key.len(), 44);
+        let raw = STANDARD.decode(&pair.private_key).unwrap();
+        assert_eq!(raw[0] & 7, 0);
+        assert_eq!(raw[31] & 0xc0, 0x40);
+        assert_eq!(public_key_of(&pair.private_key).unwrap(), pair.public_key);
+        assert_ne!(generate_wireguard().private_key, pair.private_key);
+        assert!(!format!("{pair:?}").contains(&pair.private_key));
+    }
+
+    #[test]
+    fn known_wg_vector() {
+        // RFC 7748 §6.1: Alice's private key and public key.
+        let private = STANDARD.encode(hex(
+            "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
+        ));
+        let public = STANDARD.encode(hex(
+            "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a",
+        ));
+        assert_eq!(public_key_of(&private).unwrap(), public);
+    }
+
+    fn hex(text: &str) -> Vec<u8> {
+        (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn suffix_and_token_shapes() {
+        let suffix = id_suffix();
+        assert_eq!(suffix.len(), 6);
+        assert!(suffix.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(enrollment_token().len(), 43);
+    }
+}

@@ -1,0 +1,8 @@
+//! `coral` and `kubectl-coral` as real processes: every command, the error
+//! cases, a real colony fed through its agent API, and the local cluster.
+
+mod colony_flow;
+mod errors;
+mod golden;
+mod kubectl;
+mod support;
