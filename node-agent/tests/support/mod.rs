@@ -1,4 +1,7 @@
-//! Network namespaces and TCP traffic for the kernel tests.
+//! Network namespaces, TCP traffic and the binaries under test. Each test
+//! crate uses a part of it.
+#![allow(dead_code)]
 
+pub mod colony;
 pub mod netns;
 pub mod traffic;

@@ -73,16 +73,23 @@ pub struct NetnsPair {
 
 impl NetnsPair {
     pub fn create(ipv6: bool) -> Result<Self> {
-        let id = format!(
-            "{}-{}",
-            std::process::id(),
-            NEXT_ID.fetch_add(1, Ordering::Relaxed)
-        );
         let (client_addr, server_addr, prefix): (IpAddr, IpAddr, u8) = if ipv6 {
             ("fd00:c0a1::1".parse()?, "fd00:c0a1::2".parse()?, 64)
         } else {
             ("10.77.0.1".parse()?, "10.77.0.2".parse()?, 24)
         };
+        Self::create_with(client_addr, server_addr, prefix)
+    }
+
+    /// A pair on addresses of the caller's choosing (tests that identify
+    /// flows by address rather than by namespace cookie use their own).
+    pub fn create_with(client_addr: IpAddr, server_addr: IpAddr, prefix: u8) -> Result<Self> {
+        let ipv6 = client_addr.is_ipv6();
+        let id = format!(
+            "{}-{}",
+            std::process::id(),
+            NEXT_ID.fetch_add(1, Ordering::Relaxed)
+        );
         // The guard exists before the first namespace so any failure below
         // still deletes whatever was made.
         let pair = Self {

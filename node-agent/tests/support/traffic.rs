@@ -71,3 +71,87 @@ fn connect_refused(addr: IpAddr, times: usize) -> Result<()> {
     }
     Ok(())
 }
+
+/// A server that answers every connection with `response_bytes` until
+/// dropped; runs in a namespace on a fixed address.
+pub struct Server {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<Result<u64>>>,
+}
+
+impl Server {
+    pub fn start(
+        ns: &super::netns::Netns,
+        addr: SocketAddr,
+        response_bytes: usize,
+    ) -> Result<Self> {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let flag = stop.clone();
+        let handle = ns.spawn(move || {
+            let listener = TcpListener::bind(addr)?;
+            listener.set_nonblocking(true)?;
+            ready_tx.send(())?;
+            let reply = vec![b's'; response_bytes];
+            let mut served = 0;
+            while !flag.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut stream, _)) => {
+                        stream.set_nonblocking(false)?;
+                        let mut got = Vec::new();
+                        stream.read_to_end(&mut got)?;
+                        stream.write_all(&reply)?;
+                        served += 1;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Ok(served)
+        });
+        ready_rx.recv().context("server did not start")?;
+        Ok(Self {
+            stop,
+            handle: Some(handle),
+        })
+    }
+
+    /// Stops accepting; returns how many connections were served.
+    pub fn stop(mut self) -> Result<u64> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.handle
+            .take()
+            .expect("running")
+            .join()
+            .expect("server panicked")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// One request/response connection from the calling thread's namespace.
+pub fn request(addr: SocketAddr, request_bytes: usize, response_bytes: usize) -> Result<()> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.write_all(&vec![b'c'; request_bytes])?;
+    stream.shutdown(Shutdown::Write)?;
+    let mut got = Vec::new();
+    stream.read_to_end(&mut got)?;
+    ensure!(
+        got.len() == response_bytes,
+        "client read {} bytes",
+        got.len()
+    );
+    Ok(())
+}
+
+/// Connects to a port nobody listens on, `times` times (each is refused).
+pub fn refused(addr: IpAddr, times: usize) -> Result<()> {
+    connect_refused(addr, times)
+}
