@@ -40,14 +40,18 @@ pub fn run(args: Args) -> Result<()> {
     chart_check::lint(&tools.join("helm"))?;
 
     step("cargo clippy");
-    process::run(cargo().args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ]))?;
+    process::run(
+        cargo()
+            .env("CARGO_TARGET_DIR", paths::clippy_target_dir())
+            .args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]),
+    )?;
 
     // Build the test binaries first so cluster start-up overlaps nothing.
     step("build tests");
