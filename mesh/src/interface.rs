@@ -33,6 +33,9 @@ impl MeshInterface {
         let udp = Udp::bind(config.listen_port).await?;
         let listen_port = udp.port()?;
         let tun = crate::tun::create(&config)?;
+        if let Some((addr, _)) = config.ipv6 {
+            crate::tun::wait_until_bindable(addr, &config.interface_name).await?;
+        }
         let device = DeviceLoop::new(&config, tun, udp);
         let (commands, receiver) = mpsc::channel(64);
         let (stop, stopped) = oneshot::channel();

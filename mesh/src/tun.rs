@@ -1,7 +1,9 @@
 //! The TUN device: the kernel side of the mesh. It is not persistent, so
 //! the kernel deletes it when the device loop drops it.
 
+use std::net::{IpAddr, Ipv6Addr, UdpSocket};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use tun_rs::{AsyncDevice, DeviceBuilder};
 
@@ -38,4 +40,29 @@ pub(crate) fn create(config: &MeshConfig) -> Result<AsyncDevice, MeshError> {
         device.add_address_v6(addr, prefix).map_err(&error)?;
     }
     Ok(device)
+}
+
+/// Waits until the device's IPv6 address can be bound. Even without duplicate
+/// address detection the kernel marks a new address tentative until its
+/// address-configuration work runs, and on a busy machine that can lag: a
+/// listener on the mesh address started at once would fail with
+/// EADDRNOTAVAIL. The device is usable when this returns.
+pub(crate) async fn wait_until_bindable(addr: Ipv6Addr, name: &str) -> Result<(), MeshError> {
+    const PATIENCE: Duration = Duration::from_secs(5);
+    let started = Instant::now();
+    loop {
+        match UdpSocket::bind((IpAddr::V6(addr), 0)) {
+            Ok(_) => return Ok(()),
+            Err(e) if started.elapsed() >= PATIENCE => {
+                return Err(MeshError::Tun {
+                    name: name.to_owned(),
+                    source: std::io::Error::new(
+                        e.kind(),
+                        format!("address {addr} is still not usable after {PATIENCE:?}: {e}"),
+                    ),
+                });
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
 }
