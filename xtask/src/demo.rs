@@ -37,12 +37,12 @@ pub fn run(args: Args) -> Result<()> {
 
     step("build coral-operator");
     let target = paths::cargo_target_dir();
-    process::run(
-        Command::new("cargo")
-            .current_dir(&root)
-            .env("CARGO_TARGET_DIR", &target)
-            .args(["build", "--quiet", "--package", "coral-operator"]),
-    )?;
+    process::run(crate::cargo::command().args([
+        "build",
+        "--quiet",
+        "--package",
+        "coral-operator",
+    ]))?;
 
     step("install CRDs");
     process::run(

@@ -2,6 +2,7 @@
 //! cargo command. Each subcommand lives in its own module.
 
 mod bench;
+mod cargo;
 mod chart_check;
 mod cluster;
 mod crdgen;

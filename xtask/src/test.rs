@@ -2,7 +2,6 @@
 //! need, runs every quality gate, brings up the local cluster for the e2e
 //! tests and takes it down again if it started it.
 
-use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -19,13 +18,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     crate::install::ensure_test_prerequisites()?;
     let started = Instant::now();
-    let root = paths::workspace_root();
-    let cargo = || {
-        let mut cmd = Command::new("cargo");
-        cmd.current_dir(&root)
-            .env("CARGO_TARGET_DIR", paths::cargo_target_dir());
-        cmd
-    };
+    let cargo = crate::cargo::command;
 
     step("cargo fmt --check");
     process::run(cargo().args(["fmt", "--all", "--check"]))

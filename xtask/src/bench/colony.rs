@@ -4,9 +4,9 @@
 //! DuckDB and into a private clickhouse-server the benchmark starts
 //! (installed here when missing, as `cargo xtask test` does).
 
-use std::process::Command;
-
 use anyhow::{Context, Result, bail};
+
+use crate::cargo::command as cargo;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -23,10 +23,6 @@ pub struct Args {
     /// Backends to measure: duckdb, clickhouse or both (comma-separated).
     #[arg(long, default_value = "duckdb,clickhouse")]
     backends: String,
-}
-
-fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
 pub fn run(args: Args) -> Result<()> {

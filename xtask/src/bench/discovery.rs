@@ -4,9 +4,9 @@
 //! registers the colonies, measures lookups/s and latency percentiles over
 //! HTTP/2 (tonic), prints the figures, and stops the server.
 
-use std::process::Command;
-
 use anyhow::{Context, Result, bail};
+
+use crate::cargo::command as cargo;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -22,10 +22,6 @@ pub struct Args {
     /// Measured seconds of lookups.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
-}
-
-fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
 pub fn run(args: Args) -> Result<()> {

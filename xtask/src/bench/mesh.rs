@@ -23,11 +23,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     process::run(
-        Command::new(&cargo)
-            .current_dir(paths::workspace_root())
-            .env("CARGO_TARGET_DIR", paths::cargo_target_dir())
+        crate::cargo::command()
             .args(["build", "--release", "-p", "coral-mesh"])
             .args(["--example", "mesh_bench"]),
     )

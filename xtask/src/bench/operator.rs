@@ -3,9 +3,9 @@
 //! it against the local cluster (`cargo xtask cluster up` first). The driver
 //! prints time-to-Ready, resync writes and peak RSS.
 
-use std::process::Command;
-
 use anyhow::{Context, Result, bail};
+
+use crate::cargo::command as cargo;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -15,10 +15,6 @@ pub struct Args {
     /// Connections created at once.
     #[arg(long, default_value_t = 1000)]
     connections: usize,
-}
-
-fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
 pub fn run(args: Args) -> Result<()> {
