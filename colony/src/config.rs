@@ -83,9 +83,24 @@ pub struct Config {
     #[arg(long, default_value = "10.42.0.0/16", env = "CORAL_MESH_IPV4_CIDR")]
     pub mesh_ipv4_cidr: MeshNetwork,
 
-    /// WireGuard endpoint advertised to agents (host:port).
-    #[arg(long, default_value = "127.0.0.1:41580", env = "CORAL_PUBLIC_ENDPOINT")]
-    pub public_endpoint: String,
+    /// WireGuard endpoint advertised to agents and discovery (host:port;
+    /// default ":<wireguard-port>", which agents read as the host they
+    /// enrolled through).
+    #[arg(long, env = "CORAL_PUBLIC_ENDPOINT")]
+    pub public_endpoint: Option<String>,
+
+    /// UDP port of the colony's WireGuard mesh hub.
+    #[arg(long, default_value_t = coral_mesh::DEFAULT_PORT, env = "CORAL_WIREGUARD_PORT")]
+    pub wireguard_port: u16,
+
+    /// Name of the mesh's TUN device.
+    #[arg(long, default_value = coral_mesh::DEFAULT_INTERFACE, env = "CORAL_MESH_INTERFACE")]
+    pub mesh_interface: String,
+
+    /// Run without the WireGuard mesh: agents then report on the connect
+    /// port, unencrypted (local development without CAP_NET_ADMIN only).
+    #[arg(long, env = "CORAL_NO_MESH", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_mesh: bool,
 
     /// File holding the colony's WireGuard private key (as `wg genkey`
     /// prints it); default: generated once into the data directory.
@@ -259,7 +274,10 @@ impl Config {
         if unset("public_endpoint")
             && let Some(endpoint) = &file.mesh.public_endpoint
         {
-            self.public_endpoint = endpoint.clone();
+            self.public_endpoint = Some(endpoint.clone());
+        }
+        if unset("wireguard_port") {
+            self.wireguard_port = file.mesh.listen_port;
         }
         if unset("wireguard_key_file") {
             self.wireguard_key_file = Some(file.mesh.private_key_file.clone());
@@ -357,6 +375,14 @@ impl Config {
     pub fn purge_interval(&self) -> Duration {
         Duration::from_secs(self.purge_interval.into())
     }
+
+    /// The WireGuard endpoint agents and discovery are told: the one given,
+    /// else ":<port>" (no host: agents use the host they enrolled through).
+    pub fn advertised_endpoint(&self) -> String {
+        self.public_endpoint
+            .clone()
+            .unwrap_or_else(|| format!(":{}", self.wireguard_port))
+    }
 }
 
 #[cfg(test)]
@@ -371,6 +397,27 @@ mod tests {
         assert_eq!(config.mesh_ipv4_cidr, MeshNetwork::default());
         assert_eq!(config.retention(), Duration::from_secs(7 * 86_400));
         assert_eq!(config.enrollment_token().unwrap(), "t");
+        assert!(!config.no_mesh);
+        assert_eq!(config.mesh_interface, "coral0");
+        // As the seed's discovery entry: no host, agents use the one they reached.
+        assert_eq!(config.advertised_endpoint(), ":41580");
+    }
+
+    #[test]
+    fn mesh_flags() {
+        let config = Config::parse_from([
+            "coral-colony",
+            "--no-mesh",
+            "--wireguard-port",
+            "41581",
+            "--public-endpoint",
+            "colony.example.com:41581",
+        ]);
+        assert!(config.no_mesh);
+        assert_eq!(config.wireguard_port, 41581);
+        assert_eq!(config.advertised_endpoint(), "colony.example.com:41581");
+        let config = Config::parse_from(["coral-colony", "--wireguard-port", "5"]);
+        assert_eq!(config.advertised_endpoint(), ":5");
     }
 
     #[test]
@@ -432,7 +479,10 @@ mod tests {
         assert_eq!(config.connect_port, 9100);
         assert_eq!(config.data_dir().unwrap(), dir.path().join("data"));
         assert_eq!(config.mesh_ipv4_cidr, "10.50.0.0/16".parse().unwrap());
-        assert_eq!(config.public_endpoint, "colony.example.com:41580");
+        assert_eq!(
+            config.public_endpoint.as_deref(),
+            Some("colony.example.com:41580")
+        );
         assert_eq!(
             config.enrollment_token_file,
             Some(dir.path().join("keys/token"))

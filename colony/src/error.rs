@@ -17,6 +17,13 @@ pub enum ColonyError {
     NotEnrolled { agent_id: String },
     #[error("{0}; retry later")]
     Store(#[from] StoreError),
+    #[error("the colony's mesh hub has stopped ({0}); retry later")]
+    MeshDown(String),
+    #[error(
+        "the agent API is served only inside the WireGuard mesh, at {mesh_addr}; \
+         join the mesh with the keys from Enroll and call it there"
+    )]
+    MeshOnly { mesh_addr: String },
 }
 
 impl ColonyError {
@@ -28,6 +35,8 @@ impl ColonyError {
             ColonyError::NotEnrolled { .. } => "not_enrolled",
             ColonyError::Store(StoreError::MeshFull { .. }) => "mesh_full",
             ColonyError::Store(_) => "store_error",
+            ColonyError::MeshDown(_) => "mesh_down",
+            ColonyError::MeshOnly { .. } => "mesh_only",
         }
     }
 
@@ -38,7 +47,8 @@ impl ColonyError {
             ColonyError::NotEnrolled { .. } => Code::FailedPrecondition,
             ColonyError::Store(StoreError::MeshFull { .. }) => Code::ResourceExhausted,
             // Agents retry `unavailable`, which is what a storage hiccup needs.
-            ColonyError::Store(_) => Code::Unavailable,
+            ColonyError::Store(_) | ColonyError::MeshDown(_) => Code::Unavailable,
+            ColonyError::MeshOnly { .. } => Code::PermissionDenied,
         }
     }
 }

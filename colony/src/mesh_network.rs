@@ -30,6 +30,15 @@ impl MeshNetwork {
     pub fn colony_ipv4(&self) -> Ipv4Addr {
         self.ipv4(1)
     }
+
+    pub fn colony_ipv6(&self) -> Ipv6Addr {
+        self.ipv6(1)
+    }
+
+    /// Prefix length of the IPv4 network (16 for 10.42.0.0/16).
+    pub fn prefix(&self) -> u8 {
+        self.prefix
+    }
 }
 
 impl FromStr for MeshNetwork {

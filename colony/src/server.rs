@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use coral_mesh::{MeshInterface, SecretKey};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -14,11 +15,12 @@ use crate::app::{self, ReflectionError};
 use crate::config::{Config, ConfigError, StorageChoice};
 use crate::discovery_registration::{self, Announcement, EndpointError};
 use crate::identity::{self, IdentityError};
+use crate::mesh_hub::{self, Hub, HubSettings};
 use crate::retention;
 use crate::service::{Colony, ColonySettings};
 use crate::store::clickhouse::ClickHouseStore;
 use crate::store::duckdb::DuckDbStore;
-use crate::store::{Store, StoreError};
+use crate::store::{AgentRecord, Store, StoreError};
 
 /// The version reported by GetStatus and the start line.
 pub const VERSION: &str = match option_env!("CORAL_VERSION") {
@@ -45,6 +47,11 @@ pub enum ServeError {
     Identity(#[from] IdentityError),
     #[error(transparent)]
     Discovery(#[from] EndpointError),
+    #[error(
+        "{0}. Without a mesh, start the colony with --no-mesh (agents then report \
+         unencrypted on the connect port; for local development only)"
+    )]
+    Mesh(#[from] coral_mesh::MeshError),
 }
 
 /// Opening blocks (DuckDB file, ClickHouse schema), so it runs off the
@@ -63,6 +70,48 @@ async fn open_store(choice: StorageChoice) -> Result<Arc<dyn Store>, StoreError>
     })
     .await
     .map_err(|e| StoreError::Backend(format!("store open task failed: {e}")))?
+}
+
+/// The agents to admit to the mesh before anyone calls.
+async fn known_agents(store: &Arc<dyn Store>) -> Result<Vec<AgentRecord>, StoreError> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || store.list_agents())
+        .await
+        .map_err(|e| StoreError::Backend(format!("listing agents failed: {e}")))?
+}
+
+/// The WireGuard hub, unless `--no-mesh`, and when the connect port is bound
+/// to one address, a second listener on the colony's mesh address (agents
+/// report there).
+async fn start_mesh(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    key: &SecretKey,
+    connect_port: u16,
+) -> Result<(Option<(MeshInterface, Hub)>, Option<TcpListener>), ServeError> {
+    if config.no_mesh {
+        tracing::warn!(
+            "Running without the WireGuard mesh (--no-mesh): agents report unencrypted on the connect port"
+        );
+        return Ok((None, None));
+    }
+    let agents = known_agents(store).await?;
+    let settings = HubSettings {
+        key: key.clone(),
+        interface: config.mesh_interface.clone(),
+        port: config.wireguard_port,
+        network: config.mesh_ipv4_cidr,
+        advertised_endpoint: config.advertised_endpoint(),
+    };
+    let mesh = mesh_hub::start(settings, &agents).await?;
+    if config.bind.is_unspecified() {
+        return Ok((Some(mesh), None));
+    }
+    let addr = SocketAddr::new(config.mesh_ipv4_cidr.colony_ipv4().into(), connect_port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    Ok((Some(mesh), Some(listener)))
 }
 
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
@@ -94,6 +143,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         .local_addr()
         .map_err(|source| ServeError::Bind { addr, source })?;
 
+    let (mesh, mesh_listener) = start_mesh(&config, &store, &key, local.port()).await?;
+
     let settings = ColonySettings {
         colony_id: colony_id.clone(),
         application: config.application.clone(),
@@ -103,10 +154,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         mesh: config.mesh_ipv4_cidr,
         // The bound port, so `--connect-port 0` reports the real one.
         connect_port: local.port(),
-        wireguard_endpoint: config.public_endpoint.clone(),
+        wireguard_endpoint: config.advertised_endpoint(),
         retention: config.retention(),
     };
-    let colony = Colony::new(store, settings);
+    let (interface, colony) = match mesh {
+        Some((interface, hub)) => (Some(interface), Colony::with_hub(store, settings, hub)),
+        None => (None, Colony::new(store, settings)),
+    };
     let ready = Arc::new(AtomicBool::new(true));
     let service = app::build(colony.clone(), ready.clone())?;
     let purge = tokio::spawn(retention::run(colony.clone(), config.purge_interval()));
@@ -117,9 +171,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         let announcement = Announcement {
             mesh_id: colony_id.clone(),
             pubkey: key.public_key().to_base64(),
-            endpoints: vec![config.public_endpoint.clone()],
+            endpoints: vec![config.advertised_endpoint()],
             mesh_ipv4: config.mesh_ipv4_cidr.colony_ipv4().to_string(),
-            mesh_ipv6: coral_mesh::DEFAULT_HUB_IPV6.to_string(),
+            mesh_ipv6: config.mesh_ipv4_cidr.colony_ipv6().to_string(),
             connect_port: local.port().into(),
             metadata: HashMap::from([
                 ("application".to_owned(), config.application.clone()),
@@ -135,24 +189,45 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         ))
     });
     tracing::info!(colony_id = %colony_id, "Colony started successfully");
-    let shutdown = async move {
+    let (stop_serving, serving_stopped) = watch::channel(false);
+    let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let on_mesh = mesh_listener.map(|listener| {
+        tokio::spawn(coral_connect::serve(
+            listener,
+            service.clone(),
+            coral_connect::ServeOptions::default(),
+            until_stopped(serving_stopped.clone()),
+        ))
+    });
+    let signal = async move {
         shutdown.await;
         ready.store(false, Ordering::Relaxed);
         tracing::info!("Shutting down: no new connections, finishing in-flight requests");
+        let _ = stop_serving.send(true);
     };
-    coral_connect::serve(
+    let serve_public = coral_connect::serve(
         listener,
         service,
         coral_connect::ServeOptions::default(),
-        shutdown,
-    )
-    .await;
+        until_stopped(serving_stopped),
+    );
+    tokio::join!(signal, serve_public);
+    if let Some(on_mesh) = on_mesh {
+        let _ = on_mesh.await;
+    }
     purge.abort();
     let _ = purge.await;
     // Deregister so lookups stop finding a colony that is gone.
     let _ = stop_registration.send(true);
     if let Some(registration) = registration {
         let _ = registration.await;
+    }
+    if let Some(interface) = interface
+        && let Err(error) = interface.shutdown().await
+    {
+        tracing::warn!(%error, "the mesh interface stopped with an error");
     }
     // Dropping the last handle closes DuckDB, which checkpoints its WAL.
     let store = colony.store();

@@ -1,11 +1,13 @@
 //! Shared harness for the end-to-end tests in `tests/`: a client for the
-//! local cluster (`cargo xtask cluster up`), polling helpers, and server
-//! processes under test.
+//! local cluster (`cargo xtask cluster up`), polling helpers, server
+//! processes under test, and network namespaces linked to the host.
 
 mod cluster;
+mod netns;
 mod process;
 mod wait;
 
 pub use cluster::{client, kubeconfig_path, unique_namespace};
+pub use netns::{LinkedNetns, ip};
 pub use process::ServerProcess;
 pub use wait::poll_until;

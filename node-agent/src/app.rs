@@ -17,7 +17,7 @@ use crate::error::StartError;
 use crate::flow_report::attribute;
 use crate::http::{self, Health};
 use crate::metrics::Metrics;
-use crate::report::{GrpcLink, PendingBatch, Reporter, ReporterConfig};
+use crate::report::{GrpcLink, MeshLink, PendingBatch, Reporter, ReporterConfig};
 use crate::state::StateDir;
 use crate::{CaptureOptions, DrainReport, FlowCapture};
 
@@ -50,7 +50,7 @@ pub async fn run(
     let agent_id = config.agent_id();
     let state = StateDir::open(&config.state_dir)?;
     let key = state.node_key()?;
-    let link = GrpcLink::new(&config.colony_endpoint, CALL_TIMEOUT)?;
+    let public_link = GrpcLink::new(&config.colony_endpoint, CALL_TIMEOUT)?;
 
     let capture = FlowCapture::start(CaptureOptions {
         flow_map_entries: config.flow_map_entries,
@@ -58,6 +58,14 @@ pub async fn run(
     })?;
 
     let metrics = Arc::new(Metrics::new());
+    let link = MeshLink::new(
+        public_link,
+        &config.colony_endpoint,
+        key.mesh_key(),
+        &config.mesh_interface,
+        CALL_TIMEOUT,
+        metrics.clone(),
+    );
     let health = Arc::new(Health {
         metrics: metrics.clone(),
         ready: AtomicBool::new(false),

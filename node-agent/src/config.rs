@@ -38,6 +38,10 @@ pub struct Config {
     #[arg(long, env = "CORAL_COLONY_ENDPOINT")]
     pub colony_endpoint: String,
 
+    /// Name of the TUN device this agent's end of the mesh uses.
+    #[arg(long, default_value = coral_mesh::DEFAULT_INTERFACE, env = "CORAL_MESH_INTERFACE")]
+    pub mesh_interface: String,
+
     /// The colony's enrollment token.
     #[arg(long, env = "CORAL_ENROLLMENT_TOKEN", hide_env_values = true)]
     pub enrollment_token: Option<String>,

@@ -26,6 +26,8 @@ pub struct Metrics {
     pub enrolled: Gauge,
     pub heartbeats_failed: Counter,
     pub last_acknowledged_sequence: Gauge<u64, AtomicU64>,
+    pub mesh_up: Gauge,
+    pub mesh_handshake_age_seconds: Gauge,
 }
 
 impl Default for Metrics {
@@ -56,6 +58,8 @@ impl Metrics {
             enrolled: Gauge::default(),
             heartbeats_failed: Counter::default(),
             last_acknowledged_sequence: Gauge::default(),
+            mesh_up: Gauge::default(),
+            mesh_handshake_age_seconds: Gauge::default(),
         };
         let counters: [(&str, &str, &Counter); 14] = [
             (
@@ -146,6 +150,16 @@ impl Metrics {
             "last_acknowledged_sequence",
             "Sequence number of the last batch the colony acknowledged",
             metrics.last_acknowledged_sequence.clone(),
+        );
+        registry.register(
+            "mesh_up",
+            "1 while the tunnel to the colony has a WireGuard session",
+            metrics.mesh_up.clone(),
+        );
+        registry.register(
+            "mesh_handshake_age_seconds",
+            "Seconds since the last WireGuard handshake with the colony",
+            metrics.mesh_handshake_age_seconds.clone(),
         );
         Self {
             registry,

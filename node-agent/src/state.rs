@@ -43,6 +43,11 @@ impl NodeKey {
         STANDARD.encode(PublicKey::from(&self.secret).as_bytes())
     }
 
+    /// The same key as the mesh uses it.
+    pub fn mesh_key(&self) -> coral_mesh::SecretKey {
+        coral_mesh::SecretKey::from(self.secret.to_bytes())
+    }
+
     pub fn secret(&self) -> &StaticSecret {
         &self.secret
     }

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use coral_e2e::LinkedNetns;
 use serde_json::Value;
 use support::colony::{Agent, Colony, TOKEN, edge, eventually, u64_of};
 use support::netns::NetnsPair;
@@ -22,12 +23,12 @@ const REQUEST: usize = 1_000;
 const RESPONSE: usize = 3_000;
 
 /// Addresses no other test uses (the agent attributes by address, and it
-/// sees every namespace on the machine).
-fn addresses() -> (IpAddr, IpAddr) {
+/// sees every namespace on the machine); each test passes its own `slot`.
+fn addresses(slot: u8) -> (IpAddr, IpAddr) {
     let octet = (std::process::id() % 200 + 20) as u8;
     (
-        IpAddr::from([10, 79, octet, 1]),
-        IpAddr::from([10, 79, octet, 2]),
+        IpAddr::from([10, 79 + slot, octet, 1]),
+        IpAddr::from([10, 79 + slot, octet, 2]),
     )
 }
 
@@ -91,7 +92,7 @@ async fn connections_reach_the_colony_exactly_once_across_a_colony_crash() -> Re
     let colony_dir = dir.path().join("colony");
     let colony = Colony::start(&colony_dir, 0);
     let colony_addr = colony.addr;
-    let (client_ip, server_ip) = addresses();
+    let (client_ip, server_ip) = addresses(0);
     let pair = NetnsPair::create_with(client_ip, server_ip, 24)?;
     let server_addr = SocketAddr::new(server_ip, SERVER_PORT);
     let server = Server::start(&pair.server, server_addr, RESPONSE)?;
@@ -213,6 +214,55 @@ async fn connections_reach_the_colony_exactly_once_across_a_colony_crash() -> Re
     Ok(())
 }
 
+/// With the colony's WireGuard hub (the colony in a namespace of its own,
+/// reached over a veth link) the agent enrolls on the connect port, joins
+/// the mesh and reports through the tunnel. The colony takes batches only
+/// there, so exact counts show the tunnel carried them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_are_reported_through_the_mesh() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let netns = LinkedNetns::create("agentmesh")?;
+    let mesh_cidr = format!("10.{}.0.0/16", std::process::id() % 40 + 100);
+    let colony = Colony::start_in(&netns, &dir.path().join("colony"), &mesh_cidr);
+    let (client_ip, server_ip) = addresses(2);
+    let pair = NetnsPair::create_with(client_ip, server_ip, 24)?;
+    let server_addr = SocketAddr::new(server_ip, SERVER_PORT);
+    let server = Server::start(&pair.server, server_addr, RESPONSE)?;
+    let mut args = agent_args(colony.addr, client_ip, server_ip);
+    args.extend([
+        "--mesh-interface".into(),
+        format!("cra{}", std::process::id() % 100_000),
+    ]);
+    let agent = Agent::start(&dir.path().join("agent"), &args);
+
+    const MADE: u64 = 20;
+    make_requests(&pair, server_addr, MADE as usize)?;
+    let seen = eventually(Duration::from_secs(60), async || {
+        connections(&colony.topology().await, SERVER_PORT).filter(|c| c.0 >= MADE)
+    })
+    .await;
+    assert_eq!(
+        seen.map(|c| c.0),
+        Some(MADE),
+        "agent logs: {:#?}\ncolony logs: {:#?}",
+        agent.process.logs(),
+        colony.logs()
+    );
+    let logs = agent.process.logs().join("\n");
+    assert!(logs.contains("joined the colony's mesh"), "{logs}");
+    assert!(agent.metric("batches_sent_total").await >= 1);
+    let up = eventually(Duration::from_secs(30), async || {
+        (agent.metric("mesh_up").await == 1).then_some(())
+    })
+    .await;
+    assert!(up.is_some(), "mesh_up never became 1");
+    assert!(agent.metric("mesh_handshake_age_seconds").await < 180);
+    assert!(agent.process.stop().success());
+    assert_eq!(server.stop()?, MADE);
+    drop(colony);
+    Ok(())
+}
+
 /// Without capabilities the agent refuses to start and says what is missing.
 #[test]
 fn without_capabilities_the_agent_names_what_is_missing() {
@@ -240,7 +290,7 @@ fn without_capabilities_the_agent_names_what_is_missing() {
 async fn an_unreachable_colony_is_retried_with_a_log_line_saying_what_to_check() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let nobody = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-    let (client_ip, server_ip) = addresses();
+    let (client_ip, server_ip) = addresses(1);
     let agent = Agent::start(
         &dir.path().join("agent"),
         &agent_args(nobody, client_ip, server_ip),

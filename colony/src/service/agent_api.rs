@@ -42,6 +42,9 @@ impl Colony {
                 move |store| store.enroll_agent(&enrollment, mesh.max_host())
             })
             .await?;
+        if let Some(hub) = self.hub() {
+            hub.admit(&enrollment.pubkey, enrolled.mesh_host).await?;
+        }
         let mesh_ipv4 = mesh.ipv4(enrolled.mesh_host).to_string();
         if enrolled.new_key {
             let event = EventRecord {
@@ -70,10 +73,19 @@ impl Colony {
         Ok(EnrollResponse {
             mesh_ipv4,
             mesh_ipv6: mesh.ipv6(enrolled.mesh_host).to_string(),
-            // The WireGuard hub is not built yet, so there is no key to give.
-            colony_pubkey: String::new(),
+            // Without a hub both stay empty: the agent reports on the
+            // connect port it enrolled through.
+            colony_pubkey: self
+                .hub()
+                .map(|hub| hub.public_key().to_base64())
+                .unwrap_or_default(),
+            colony_endpoint: self
+                .hub()
+                .map(|hub| hub.advertised_endpoint().to_owned())
+                .unwrap_or_default(),
             colony_mesh_ipv4: mesh.colony_ipv4().to_string(),
-            colony_mesh_ipv6: mesh.ipv6(1).to_string(),
+            colony_mesh_ipv6: mesh.colony_ipv6().to_string(),
+            mesh_ipv4_prefix: u32::from(mesh.prefix()),
             connect_port: u32::from(self.settings().connect_port),
             last_sequence: enrolled.last_sequence,
         })
@@ -164,6 +176,7 @@ impl AgentService for Colony {
         &self,
         request: Request<HeartbeatRequest>,
     ) -> Result<Response<HeartbeatResponse>, Status> {
+        self.require_mesh(request.local_addr())?;
         Ok(Response::new(
             self.heartbeat_inner(request.into_inner()).await?,
         ))
@@ -174,7 +187,12 @@ impl AgentService for Colony {
         request: Request<FlowBatch>,
     ) -> Result<Response<ReportFlowsResponse>, Status> {
         self.metrics().batches_received.inc();
-        match self.report_flows_inner(request.into_inner()).await {
+        let local_addr = request.local_addr();
+        let result = match self.require_mesh(local_addr) {
+            Ok(()) => self.report_flows_inner(request.into_inner()).await,
+            Err(error) => Err(error),
+        };
+        match result {
             Ok(response) => Ok(Response::new(response)),
             Err(error) => {
                 self.metrics().batch_rejected(error.reason());

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::error::ColonyError;
+use crate::mesh_hub::Hub;
 use crate::mesh_network::MeshNetwork;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
@@ -50,6 +51,8 @@ pub struct Colony {
 struct Inner {
     store: Arc<dyn Store>,
     settings: ColonySettings,
+    /// None when the colony runs without a mesh (`--no-mesh`).
+    hub: Option<Hub>,
     metrics: Metrics,
     started: Instant,
 }
@@ -62,11 +65,22 @@ pub fn unix_now() -> i64 {
 }
 
 impl Colony {
+    /// A colony without a mesh: agents report on the connect port.
     pub fn new(store: Arc<dyn Store>, settings: ColonySettings) -> Self {
+        Self::build(store, settings, None)
+    }
+
+    /// A colony whose agents enroll into `hub` and report through it.
+    pub fn with_hub(store: Arc<dyn Store>, settings: ColonySettings, hub: Hub) -> Self {
+        Self::build(store, settings, Some(hub))
+    }
+
+    fn build(store: Arc<dyn Store>, settings: ColonySettings, hub: Option<Hub>) -> Self {
         Colony {
             inner: Arc::new(Inner {
                 store,
                 settings,
+                hub,
                 metrics: Metrics::new(),
                 started: Instant::now(),
             }),
@@ -75,6 +89,30 @@ impl Colony {
 
     pub fn settings(&self) -> &ColonySettings {
         &self.inner.settings
+    }
+
+    pub fn hub(&self) -> Option<&Hub> {
+        self.inner.hub.as_ref()
+    }
+
+    /// With a mesh, agents' reports are taken only from inside the tunnel:
+    /// on a connection to the colony's mesh address, where the caller has
+    /// proved its WireGuard key. Anyone with the token may enroll anywhere.
+    fn require_mesh(&self, local_addr: Option<std::net::SocketAddr>) -> Result<(), ColonyError> {
+        if self.hub().is_none() {
+            return Ok(());
+        }
+        let mesh = &self.inner.settings.mesh;
+        match local_addr.map(|addr| addr.ip()) {
+            Some(ip) if ip == mesh.colony_ipv4() || ip == mesh.colony_ipv6() => Ok(()),
+            _ => Err(ColonyError::MeshOnly {
+                mesh_addr: format!(
+                    "{}:{}",
+                    mesh.colony_ipv4(),
+                    self.inner.settings.connect_port
+                ),
+            }),
+        }
     }
 
     pub fn metrics(&self) -> &Metrics {

@@ -5,5 +5,6 @@ mod bad_input;
 mod discovery;
 mod enrollment;
 mod ingest;
+mod mesh;
 mod restart;
 mod support;

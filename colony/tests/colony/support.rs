@@ -20,10 +20,21 @@ pub struct Colony {
     http: reqwest::Client,
 }
 
+pub const BINARY: &str = env!("CARGO_BIN_EXE_coral-colony");
+
+/// Without a mesh: parallel tests would contend for one TUN device name in
+/// the root namespace. `mesh.rs` runs the colony with its mesh in a
+/// namespace of its own.
 fn spawn(data_dir: &Path, extra_args: &[&str]) -> ServerProcess {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_coral-colony"));
+    let mut command = Command::new(BINARY);
+    command.args(["--connect-port", "0", "--bind", "127.0.0.1", "--no-mesh"]);
+    spawn_command(command, data_dir, extra_args)
+}
+
+/// Starts `command` (the colony binary, perhaps behind `ip netns exec`)
+/// with the test identity, token and data directory.
+pub fn spawn_command(mut command: Command, data_dir: &Path, extra_args: &[&str]) -> ServerProcess {
     command
-        .args(["--connect-port", "0", "--bind", "127.0.0.1"])
         .args(["--log-format", "json", "--log-level", "debug"])
         .args(["--colony-id", "shop-test", "--enrollment-token", TOKEN])
         .arg("--data-dir")
@@ -38,7 +49,10 @@ impl Colony {
     }
 
     pub fn start_with(data_dir: &Path, extra_args: &[&str]) -> Colony {
-        let mut process = spawn(data_dir, extra_args);
+        Colony::from_process(spawn(data_dir, extra_args))
+    }
+
+    pub fn from_process(mut process: ServerProcess) -> Colony {
         let addr = process.listening_addr();
         Colony {
             process,
@@ -71,9 +85,15 @@ impl Colony {
 
     /// `curl -X POST <url><path> -H 'Content-Type: application/json' -d <body>`.
     pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.post_to(self.addr, path, body).await
+    }
+
+    /// As [`Colony::post`], to another of the colony's addresses.
+    pub async fn post_to(&self, addr: SocketAddr, path: &str, body: &Value) -> (u16, Value) {
         let response = self
             .http
-            .post(format!("http://{}{path}", self.addr))
+            .post(format!("http://{addr}{path}"))
+            .timeout(Duration::from_secs(10))
             .json(body)
             .send()
             .await

@@ -1,7 +1,6 @@
-//! The agent's connection to its colony's AgentService. Today plain gRPC to
-//! a configured endpoint; the mesh will provide the channel later (the colony
-//! serves the agent API only inside the WireGuard mesh), without changing the
-//! reporter, which only sees [`ColonyLink`].
+//! The agent's connection to its colony's AgentService: plain gRPC to one
+//! endpoint here; [`super::MeshLink`] puts it inside the WireGuard mesh.
+//! The reporter only sees [`ColonyLink`].
 
 use std::future::Future;
 use std::time::Duration;

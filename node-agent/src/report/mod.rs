@@ -3,9 +3,11 @@
 //! heartbeats.
 
 mod link;
+mod mesh_link;
 mod outbox;
 mod reporter;
 
 pub use link::{ColonyLink, EndpointError, GrpcLink};
+pub use mesh_link::MeshLink;
 pub use outbox::{Outbox, PendingBatch};
 pub use reporter::{Reporter, ReporterConfig};

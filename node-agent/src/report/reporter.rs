@@ -166,6 +166,13 @@ impl<L: ColonyLink> Reporter<L> {
                 self.failures += 1;
                 let delay = retry_delay(self.failures, self.config.max_retry_interval);
                 self.log_failure(&error, delay);
+                // A tunnel that stays dark may be stale (the colony came back
+                // with another key or address): every fifth failure, enroll
+                // again, which rebuilds the tunnel from the colony's answer.
+                if matches!(error, FlushError::Report(_)) && self.failures.is_multiple_of(5) {
+                    self.enrolled = false;
+                    self.metrics.enrolled.set(0);
+                }
                 Some(Instant::now() + delay)
             }
         }

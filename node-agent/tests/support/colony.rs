@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use coral_e2e::ServerProcess;
+use coral_e2e::{LinkedNetns, ServerProcess};
 use serde_json::{Value, json};
 
 pub const TOKEN: &str = "agent-test-token";
@@ -42,10 +42,32 @@ pub struct Colony {
 impl Colony {
     /// `port` 0 picks a free one; restarts pass the previous port so the
     /// agent finds the colony where it was.
+    /// Without a mesh (agents report on the connect port): the colony's
+    /// TUN device would share the root namespace with the agent's.
     pub fn start(data_dir: &Path, port: u16) -> Colony {
         let mut command = Command::new(colony_binary());
+        command.args([
+            "--connect-port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--no-mesh",
+        ]);
+        Colony::spawn(command, data_dir)
+    }
+
+    /// With its WireGuard hub, in a namespace of its own reached over a
+    /// veth link: agents enroll there and report through the tunnel.
+    pub fn start_in(netns: &LinkedNetns, data_dir: &Path, mesh_cidr: &str) -> Colony {
+        let mut command = netns.command(colony_binary());
         command
-            .args(["--connect-port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--connect-port", "0", "--bind", &netns.ns_addr.to_string()])
+            .args(["--mesh-ipv4-cidr", mesh_cidr]);
+        Colony::spawn(command, data_dir)
+    }
+
+    fn spawn(mut command: Command, data_dir: &Path) -> Colony {
+        command
             .args(["--log-format", "json", "--log-level", "info"])
             .args(["--colony-id", "agent-test", "--enrollment-token", TOKEN])
             .arg("--data-dir")

@@ -1,0 +1,113 @@
+//! A network namespace joined to the root namespace by a veth pair: a
+//! second "host" for tests that need a real network path (a colony whose
+//! WireGuard port the test reaches from outside). Deleted when dropped.
+
+use std::net::Ipv4Addr;
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use anyhow::{Context, Result, bail};
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+pub struct LinkedNetns {
+    pub name: String,
+    /// The root namespace's end of the link.
+    pub host_addr: Ipv4Addr,
+    /// The namespace's end of the link.
+    pub ns_addr: Ipv4Addr,
+    host_link: String,
+}
+
+impl LinkedNetns {
+    /// A namespace on a /30 of 172.29.0.0/16 picked from the process id, so
+    /// parallel tests and test processes do not collide. Needs root.
+    pub fn create(label: &str) -> Result<Self> {
+        let serial = NEXT.fetch_add(1, Ordering::Relaxed);
+        let slot = (std::process::id().wrapping_mul(7) + serial) % 16_000;
+        let base = u32::from(Ipv4Addr::new(172, 29, 0, 0)) + slot * 4;
+        let id = format!("{:x}", std::process::id() % 0x10000 * 16 + serial % 16);
+        let netns = Self {
+            name: format!("coral-{label}-{id}"),
+            host_addr: Ipv4Addr::from(base + 1),
+            ns_addr: Ipv4Addr::from(base + 2),
+            // Interface names have at most 15 bytes.
+            host_link: format!("cvh{id}"),
+        };
+        // The guard exists before the namespace, so a failure below still
+        // cleans up whatever was made.
+        ip(&["netns", "add", &netns.name])?;
+        let inner = format!("cvn{id}");
+        ip(&[
+            "link",
+            "add",
+            &netns.host_link,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &inner,
+            "netns",
+            &netns.name,
+        ])?;
+        ip(&[
+            "addr",
+            "add",
+            &format!("{}/30", netns.host_addr),
+            "dev",
+            &netns.host_link,
+        ])?;
+        ip(&["link", "set", &netns.host_link, "up"])?;
+        let in_ns = |args: &[&str]| {
+            let mut all = vec!["-n", netns.name.as_str()];
+            all.extend_from_slice(args);
+            ip(&all)
+        };
+        in_ns(&[
+            "addr",
+            "add",
+            &format!("{}/30", netns.ns_addr),
+            "dev",
+            &inner,
+        ])?;
+        in_ns(&["link", "set", &inner, "up"])?;
+        in_ns(&["link", "set", "lo", "up"])?;
+        Ok(netns)
+    }
+
+    /// `program args…` inside the namespace (`ip netns exec`).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", &self.name]).arg(program);
+        command
+    }
+}
+
+impl Drop for LinkedNetns {
+    fn drop(&mut self) {
+        // Deleting the namespace deletes its end of the veth pair, and the
+        // pair with it; the explicit delete covers a half-made namespace.
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.host_link])
+            .output();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}
+
+/// `ip args…` (iproute2); the error carries its stderr.
+pub fn ip(args: &[&str]) -> Result<()> {
+    let output = Command::new("ip")
+        .args(args)
+        .output()
+        .context("cannot run `ip` (iproute2); the test needs it and root")?;
+    if !output.status.success() {
+        bail!(
+            "`ip {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(())
+}
