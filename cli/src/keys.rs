@@ -3,9 +3,9 @@
 //! for agents and the colony id suffix.
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use coral_mesh::SecretKey;
 use rand::RngCore;
-use x25519_dalek::{PublicKey, StaticSecret};
 
 pub struct WireguardKeypair {
     pub private_key: String,
@@ -20,24 +20,19 @@ impl std::fmt::Debug for WireguardKeypair {
     }
 }
 
-/// A fresh keypair, the private key clamped like `wg genkey`.
+/// A fresh keypair, the same keys the colony's mesh uses.
 pub fn generate_wireguard() -> WireguardKeypair {
-    let mut private = [0u8; 32];
-    rand::rng().fill_bytes(&mut private);
-    private[0] &= 248;
-    private[31] &= 127;
-    private[31] |= 64;
-    let public = PublicKey::from(&StaticSecret::from(private));
+    let private = SecretKey::generate();
     WireguardKeypair {
-        private_key: STANDARD.encode(private),
-        public_key: STANDARD.encode(public.as_bytes()),
+        private_key: private.to_base64(),
+        public_key: private.public_key().to_base64(),
     }
 }
 
 /// The public key of a base64 private key (`wg pubkey`), if it is one.
 pub fn public_key_of(private_key: &str) -> Option<String> {
-    let bytes: [u8; 32] = STANDARD.decode(private_key).ok()?.try_into().ok()?;
-    Some(STANDARD.encode(PublicKey::from(&StaticSecret::from(bytes)).as_bytes()))
+    let private: SecretKey = private_key.parse().ok()?;
+    Some(private.public_key().to_base64())
 }
 
 /// 256 random bits, URL-safe base64.
@@ -54,6 +49,8 @@ pub fn id_suffix() -> String {
 
 #[cfg(test)]
 mod tests {
+    use base64::engine::general_purpose::STANDARD;
+
     use super::*;
 
     #[test]
@@ -61,9 +58,6 @@ mod tests {
         let pair = generate_wireguard();
         assert_eq!(pair.private_key.len(), 44);
         assert_eq!(pair.public_key.len(), 44);
-        let raw = STANDARD.decode(&pair.private_key).unwrap();
-        assert_eq!(raw[0] & 7, 0);
-        assert_eq!(raw[31] & 0xc0, 0x40);
         assert_eq!(public_key_of(&pair.private_key).unwrap(), pair.public_key);
         assert_ne!(generate_wireguard().private_key, pair.private_key);
         assert!(!format!("{pair:?}").contains(&pair.private_key));

@@ -71,18 +71,12 @@ fn components_table(components: &[Component], style: Style) -> String {
     let rows: Vec<Vec<String>> = components
         .iter()
         .map(|c| {
-            let ports = c
-                .ports
-                .iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(",");
             vec![
                 c.name.clone(),
                 style.status(&c.status, &format!("●  {}", c.status)),
                 dash(&c.version),
                 duration(c.uptime_seconds),
-                dash(&ports),
+                ports_text(&c.ports),
                 c.restarts.to_string(),
             ]
         })
@@ -104,21 +98,25 @@ fn observed_table(observed: &[ObservedComponent], style: Style) -> String {
     let rows: Vec<Vec<String>> = observed
         .iter()
         .map(|c| {
-            let ports = c
-                .ports
-                .iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(",");
             vec![
                 c.name.clone(),
                 dash(&c.namespace),
                 style.status("active", "●  active"),
-                dash(&ports),
+                ports_text(&c.ports),
             ]
         })
         .collect();
     table(&["COMPONENT", "NAMESPACE", "STATUS", "PORT"], &rows)
+}
+
+/// "8080,9090", or "-" for none.
+fn ports_text(ports: &[u32]) -> String {
+    let joined = ports
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    dash(&joined)
 }
 
 fn agents_table(agents: &[Agent], style: Style, now: DateTime<Utc>) -> String {
