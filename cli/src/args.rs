@@ -101,6 +101,10 @@ pub struct StartArgs {
     pub connect_port: Option<u16>,
     #[arg(long, value_enum, default_value_t = LogLevel::Info, env = "CORAL_LOG_LEVEL")]
     pub log_level: LogLevel,
+    /// Run without the WireGuard mesh (it needs root or CAP_NET_ADMIN):
+    /// agents then report unencrypted on the connect port.
+    #[arg(long, env = "CORAL_NO_MESH", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_mesh: bool,
     /// Internal: this process is the daemon started by --daemon.
     #[arg(long, hide = true)]
     pub daemon_child: bool,

@@ -104,12 +104,7 @@ fn colony(command: ColonyCommand, format: OutputFormat) -> Result<String, CliErr
         ColonyCommand::Start(start) => {
             let file = colony_file::resolve(&home, start.colony_id.as_deref())?;
             if start.daemon {
-                let started = runtime()?.block_on(local::daemon::start(
-                    &home,
-                    &file,
-                    start.connect_port,
-                    start.log_level,
-                ))?;
+                let started = runtime()?.block_on(local::daemon::start(&home, &file, &start))?;
                 let style = Style::detect();
                 Ok(format!(
                     "{} Colony started: {} (pid {})\n  API: {}\n  Logs: {}\n\nStop it: coral colony stop\n",
@@ -120,13 +115,7 @@ fn colony(command: ColonyCommand, format: OutputFormat) -> Result<String, CliErr
                     home.log_file(&file.colony_id).display()
                 ))
             } else {
-                runtime()?.block_on(local::start::run(
-                    &home,
-                    &file,
-                    start.connect_port,
-                    start.log_level,
-                    start.daemon_child,
-                ))?;
+                runtime()?.block_on(local::start::run(&home, &file, &start))?;
                 Ok(String::new())
             }
         }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use coral_logging::LogLevel;
 
+use crate::args::StartArgs;
 use crate::client::ColonyClient;
 use crate::colony_file::ColonyFile;
 use crate::error::CliError;
@@ -26,9 +27,9 @@ pub struct Started {
 pub async fn start(
     home: &CoralHome,
     file: &ColonyFile,
-    connect_port: Option<u16>,
-    log_level: LogLevel,
+    args: &StartArgs,
 ) -> Result<Started, CliError> {
+    let (connect_port, log_level) = (args.connect_port, args.log_level);
     let id = &file.colony_id;
     if let Some(pid) = process::running(home, id) {
         return Err(CliError::AlreadyRunning {
@@ -37,7 +38,7 @@ pub async fn start(
         });
     }
     // Check the config before detaching, so errors show here.
-    crate::local::start::colony_config(file, home, connect_port, log_level)?;
+    crate::local::start::colony_config(file, home, args)?;
     let log_path = home.log_file(id);
     let log = OpenOptions::new()
         .create(true)
@@ -56,6 +57,9 @@ pub async fn start(
         .args(["--log-level", level_name(log_level)]);
     if let Some(port) = connect_port {
         command.args(["--connect-port", &port.to_string()]);
+    }
+    if args.no_mesh {
+        command.arg("--no-mesh");
     }
     let err = log
         .try_clone()

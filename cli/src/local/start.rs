@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 use coral_logging::{LogFormat, LogLevel};
 
+use crate::args::StartArgs;
 use crate::colony_file::ColonyFile;
 use crate::error::CliError;
 use crate::home::CoralHome;
@@ -17,14 +18,14 @@ use crate::local::process::PidFile;
 pub fn colony_config(
     file: &ColonyFile,
     home: &CoralHome,
-    connect_port: Option<u16>,
-    log_level: LogLevel,
+    start: &StartArgs,
 ) -> Result<coral_colony::Config, CliError> {
     let data_dir = home.data_dir(&file.colony_id);
-    let port = connect_port
+    let port = start
+        .connect_port
         .unwrap_or(file.services.connect_port)
         .to_string();
-    let level = match log_level {
+    let level = match start.log_level {
         LogLevel::Debug => "debug",
         LogLevel::Info => "info",
         LogLevel::Warn => "warn",
@@ -48,9 +49,22 @@ pub fn colony_config(
         file.enrollment_token.clone(),
         "--mesh-ipv4-cidr".into(),
         file.wireguard.mesh_network_ipv4.clone(),
+        "--wireguard-key-file".into(),
+        key_file(home, &file.colony_id).display().to_string(),
+        "--wireguard-port".into(),
+        file.wireguard.port.to_string(),
         "--log-level".into(),
         level.into(),
     ];
+    if start.no_mesh {
+        args.push("--no-mesh".into());
+    }
+    if !file.discovery.endpoint.is_empty() {
+        args.extend([
+            "--discovery-endpoint".into(),
+            file.discovery.endpoint.clone(),
+        ]);
+    }
     let public_endpoint = std::env::var("CORAL_PUBLIC_ENDPOINT")
         .ok()
         .filter(|v| !v.is_empty())
@@ -64,6 +78,24 @@ pub fn colony_config(
         path: home.colony_file(&file.colony_id),
         reason: error.to_string().trim().to_owned(),
     })
+}
+
+/// The colony reads its WireGuard key from a file; the colony file's key is
+/// the one `coral init` printed and discovery must announce.
+fn key_file(home: &CoralHome, id: &str) -> std::path::PathBuf {
+    home.data_dir(id).join("wireguard.key")
+}
+
+fn write_key_file(home: &CoralHome, file: &ColonyFile) -> Result<(), CliError> {
+    let dir = home.data_dir(&file.colony_id);
+    std::fs::create_dir_all(&dir).map_err(|source| CliError::Write {
+        path: dir.clone(),
+        source,
+    })?;
+    crate::colony_file::write_private(
+        &key_file(home, &file.colony_id),
+        &format!("{}\n", file.wireguard.private_key),
+    )
 }
 
 fn serve_error(error: coral_colony::ServeError) -> CliError {
@@ -81,22 +113,18 @@ fn serve_error(error: coral_colony::ServeError) -> CliError {
 }
 
 /// Run the colony until SIGINT/SIGTERM.
-pub async fn run(
-    home: &CoralHome,
-    file: &ColonyFile,
-    connect_port: Option<u16>,
-    log_level: LogLevel,
-    daemon_child: bool,
-) -> Result<(), CliError> {
-    let config = colony_config(file, home, connect_port, log_level)?;
+pub async fn run(home: &CoralHome, file: &ColonyFile, start: &StartArgs) -> Result<(), CliError> {
+    let daemon_child = start.daemon_child;
+    let config = colony_config(file, home, start)?;
     let _pid = PidFile::create(home, &file.colony_id)?;
+    write_key_file(home, file)?;
     // Daemon logs go to a file: human lines without colours.
     let format = if daemon_child {
         LogFormat::Human
     } else {
         LogFormat::Auto
     };
-    coral_logging::init(log_level, format);
+    coral_logging::init(start.log_level, format);
     let shutdown = coral_connect::shutdown_signal()
         .map_err(|e| CliError::Io(format!("cannot handle SIGINT/SIGTERM: {e}")))?;
     let announce = (!daemon_child).then(|| {

@@ -110,6 +110,19 @@ fn daemon_status_topology_and_stop() {
     let log =
         std::fs::read_to_string(home.coral_home().join(format!("colonies/{id}.log"))).unwrap();
     assert!(log.contains("Colony started successfully"), "{log}");
+    // The colony runs with the key `coral init` wrote, and announces itself
+    // to the colony file's discovery endpoint.
+    assert!(log.contains("Starting registration manager"), "{log}");
+    let key_file = home
+        .coral_home()
+        .join(format!("colonies/{id}/wireguard.key"));
+    let key = std::fs::read_to_string(&key_file).expect("the colony's key file");
+    assert_eq!(
+        key.trim(),
+        home.colony_yaml(id)["wireguard"]["private_key"]
+            .as_str()
+            .unwrap()
+    );
 
     // Starting it twice is refused.
     home.coral()

@@ -17,6 +17,11 @@ use serde_json::{Value, json};
 
 use crate::support::{Home, edge, free_port, report_demo_traffic, stdout_of, u64_of};
 
+/// Stdout of a command that must succeed (its stderr shows when it fails).
+fn succeeded(command: &mut Command) -> String {
+    stdout_of(command.assert().success().get_output())
+}
+
 fn kubectl_coral(namespace: &str) -> Command {
     let mut command = Command::cargo_bin("kubectl-coral").unwrap();
     command
@@ -143,9 +148,10 @@ async fn create_colony(client: &Client, ns: &str, name: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "has not passed yet: it first ran in CI on 2026-11-27 and stopped at \
-            the runtime-in-runtime bug fixed here; run it with `cargo test -p \
-            coral-cli --test cli -- --ignored` on the local cluster, then drop this"]
+#[ignore = "cannot pass as written: the API server proxies a Service only to \
+            endpoint addresses of a Pod whose IP matches, so the colony on this \
+            host behind a selectorless Service is never reached (no endpoints \
+            available); it needs a kwok pod carrying a local address"]
 async fn kubectl_coral_on_the_local_cluster() {
     let client = coral_e2e::client().await.expect("local cluster");
     install_crds(&client).await;
@@ -306,31 +312,22 @@ async fn kubectl_coral_on_the_local_cluster() {
         .stderr(predicate::str::contains("Colonies in namespace"));
 
     // status and topology through the API server's service proxy.
-    let status = stdout_of(&kubectl_coral(&ns).arg("status").output().unwrap());
+    let status = succeeded(kubectl_coral(&ns).arg("status"));
     assert!(status.starts_with("APPLICATION: shop (dev)"), "{status}");
     assert!(
         status.contains(&format!("(in cluster, {ns}/shop) · healthy")),
         "{status}"
     );
     assert!(status.contains("Agents: 2 connected"), "{status}");
-    let tree = stdout_of(
-        &kubectl_coral(&ns)
-            .args(["topology", "--colony", "shop"])
-            .output()
-            .unwrap(),
-    );
+    let tree = succeeded(kubectl_coral(&ns).args(["topology", "--colony", "shop"]));
     assert!(
         tree.contains("frontend (shop)\n  → api:8080 (shop)"),
         "{tree}"
     );
     assert!(tree.contains("→ database:5432 (shop)"), "{tree}");
-    let topology: Value = serde_json::from_slice(
-        &kubectl_coral(&ns)
-            .args(["topology", "-o", "json"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
+    let topology: Value = serde_json::from_str(&succeeded(
+        kubectl_coral(&ns).args(["topology", "-o", "json"]),
+    ))
     .unwrap();
     assert_eq!(
         u64_of(&edge(&topology, "shop/frontend", "shop/api")["connections"]),

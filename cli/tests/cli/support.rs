@@ -41,7 +41,8 @@ impl Home {
         command
             .env("HOME", self.dir.path())
             .env("CORAL_HOME", self.coral_home())
-            .env("NO_COLOR", "1");
+            .env("NO_COLOR", "1")
+            .env("CORAL_NO_MESH", "1");
         command
     }
 
@@ -53,6 +54,9 @@ impl Home {
             .env("HOME", self.dir.path())
             .env("CORAL_HOME", self.coral_home())
             .env("NO_COLOR", "1")
+            // Parallel tests' colonies would contend for one TUN device
+            // name; the mesh has its own tests (colony, node-agent).
+            .env("CORAL_NO_MESH", "1")
             .timeout(Duration::from_secs(180));
     }
 
