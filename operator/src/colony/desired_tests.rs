@@ -44,10 +44,18 @@ fn minimal_colony_gets_duckdb_statefulset_with_pvc() {
         pod.containers[0].image.as_deref(),
         Some("coral/colony:test")
     );
-    // The non-root colony must be able to write its data volume.
     let security = pod.security_context.as_ref().unwrap();
     assert_eq!(security.fs_group, Some(65532));
-    assert_eq!(security.run_as_user, Some(65532));
+    // The mesh hub's TUN device: uid 0 with NET_ADMIN only.
+    let container = pod.containers[0].security_context.as_ref().unwrap();
+    assert_eq!(container.run_as_user, Some(0));
+    assert_eq!(container.allow_privilege_escalation, Some(false));
+    let capabilities = container.capabilities.as_ref().unwrap();
+    assert_eq!(
+        capabilities.add.as_deref(),
+        Some(&["NET_ADMIN".to_owned()][..])
+    );
+    assert_eq!(capabilities.drop.as_deref(), Some(&["ALL".to_owned()][..]));
 }
 
 #[test]

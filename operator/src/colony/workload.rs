@@ -131,8 +131,11 @@ fn pod_template(colony: &Colony, image: &str, config_text: &str) -> PodTemplateS
         security_context: Some(SecurityContext {
             allow_privilege_escalation: Some(false),
             read_only_root_filesystem: Some(true),
-            run_as_non_root: Some(true),
-            // The userspace WireGuard device needs NET_ADMIN; nothing else.
+            // The mesh's TUN device needs NET_ADMIN, and Kubernetes cannot
+            // give a non-root process capabilities (that takes ambient ones),
+            // so the colony runs as uid 0 holding NET_ADMIN and nothing else.
+            run_as_user: Some(0),
+            run_as_non_root: Some(false),
             capabilities: Some(Capabilities {
                 add: Some(vec!["NET_ADMIN".into()]),
                 drop: Some(vec!["ALL".into()]),
@@ -153,8 +156,9 @@ fn pod_template(colony: &Colony, image: &str, config_text: &str) -> PodTemplateS
         spec: Some(PodSpec {
             containers: vec![container],
             volumes: Some(volumes),
-            // The image runs as the distroless nonroot user; fsGroup makes the
-            // data volume (DuckDB file, WireGuard key) writable by it.
+            // The distroless nonroot user by default (the colony container
+            // overrides it for the TUN device); fsGroup keeps the data volume
+            // (DuckDB file, WireGuard key) writable either way.
             security_context: Some(PodSecurityContext {
                 run_as_user: Some(NONROOT_UID),
                 run_as_group: Some(NONROOT_UID),
