@@ -138,7 +138,9 @@ pub struct TopologyView {
     #[arg(long, default_value = "5m", value_parser = parse_window)]
     pub window: i64,
     /// Only this Kubernetes namespace.
-    #[arg(long = "only-namespace")]
+    // Its own id: `kubectl coral`'s global `-n/--namespace` (where the
+    // Colony lives) would otherwise fill it and filter the graph.
+    #[arg(long = "only-namespace", id = "only_namespace")]
     pub namespace: Option<String>,
     /// Leave out external endpoints.
     #[arg(long)]
