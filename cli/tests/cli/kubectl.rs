@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use coral_crds::{Colony, Connection};
-use k8s_openapi::api::core::v1::{Endpoints, Namespace, Service};
+use k8s_openapi::api::core::v1::{Endpoints, Namespace, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
@@ -89,11 +89,45 @@ fn host_ipv4() -> String {
         .to_owned()
 }
 
+/// A pod on a fake node whose IP is this machine's: the API server proxies
+/// a Service only to endpoint addresses of a pod with that IP.
+async fn pod_at_host_ip(client: &Client, ns: &str, name: &str, ip: &str) {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"nodeName": "coral-node-1", "containers": [{"name": "colony", "image": "coral/colony:local"}]}
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    // kwok gives the pod an IP once (from the node's range); replace it after.
+    coral_e2e::poll_until("the host pod running", Duration::from_secs(30), || {
+        let pods = pods.clone();
+        async move {
+            let pod = pods.get(name).await?;
+            let phase = pod.status.and_then(|s| s.phase).unwrap_or_default();
+            anyhow::Ok(if phase == "Running" {
+                Ok(())
+            } else {
+                Err(phase)
+            })
+        }
+    })
+    .await
+    .unwrap();
+    let status = json!({"status": {"podIP": ip, "podIPs": [{"ip": ip}]}});
+    pods.patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap();
+}
+
 /// A Service `<colony>-colony` whose endpoint is a colony running on this
 /// machine (what the operator's Service is, with a real pod behind it).
 async fn expose_local_colony(client: &Client, ns: &str, colony: &str, port: u16) {
     let name = format!("{colony}-colony");
     let ip = host_ipv4();
+    let pod = format!("{name}-host");
+    pod_at_host_ip(client, ns, &pod, &ip).await;
+    let target = json!({"kind": "Pod", "name": pod, "namespace": ns});
     let service: Service = serde_json::from_value(json!({
         "metadata": {"name": name, "namespace": ns},
         "spec": {"ports": [{"name": "connect", "port": 9000, "targetPort": port, "protocol": "TCP"}]}
@@ -105,7 +139,7 @@ async fn expose_local_colony(client: &Client, ns: &str, colony: &str, port: u16)
         .unwrap();
     let endpoints: Endpoints = serde_json::from_value(json!({
         "metadata": {"name": name, "namespace": ns},
-        "subsets": [{"addresses": [{"ip": ip}], "ports": [{"name": "connect", "port": port, "protocol": "TCP"}]}]
+        "subsets": [{"addresses": [{"ip": ip, "targetRef": target}], "ports": [{"name": "connect", "port": port, "protocol": "TCP"}]}]
     }))
     .unwrap();
     Api::<Endpoints>::namespaced(client.clone(), ns)
@@ -116,7 +150,7 @@ async fn expose_local_colony(client: &Client, ns: &str, colony: &str, port: u16)
         "metadata": {"name": format!("{name}-local"), "namespace": ns,
                      "labels": {"kubernetes.io/service-name": name}},
         "addressType": "IPv4",
-        "endpoints": [{"addresses": [ip], "conditions": {"ready": true}}],
+        "endpoints": [{"addresses": [ip], "conditions": {"ready": true}, "targetRef": target}],
         "ports": [{"name": "connect", "port": port, "protocol": "TCP"}]
     }))
     .unwrap();
@@ -148,10 +182,6 @@ async fn create_colony(client: &Client, ns: &str, name: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "cannot pass as written: the API server proxies a Service only to \
-            endpoint addresses of a Pod whose IP matches, so the colony on this \
-            host behind a selectorless Service is never reached (no endpoints \
-            available); it needs a kwok pod carrying a local address"]
 async fn kubectl_coral_on_the_local_cluster() {
     let client = coral_e2e::client().await.expect("local cluster");
     install_crds(&client).await;
