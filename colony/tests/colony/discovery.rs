@@ -112,12 +112,25 @@ async fn registers_with_its_key_and_port_then_deregisters_on_stop() {
     assert_eq!(found["endpoints"], json!([":41580"]));
     assert_eq!(found["metadata"]["application"], "my-app");
 
+    // The line follows discovery's answer, which the lookup may beat.
+    poll_until(
+        "the colony's registration log line",
+        Duration::from_secs(10),
+        || async {
+            let logs = colony.logs().join("\n");
+            anyhow::Ok(
+                if logs.contains("Successfully registered with discovery service") {
+                    Ok(())
+                } else {
+                    Err(logs)
+                },
+            )
+        },
+    )
+    .await
+    .unwrap();
     let logs = colony.logs().join("\n");
     assert!(logs.contains("Starting registration manager"), "{logs}");
-    assert!(
-        logs.contains("Successfully registered with discovery service"),
-        "{logs}"
-    );
 
     assert!(colony.stop().success());
     let (status, body) = discovery.lookup("shop-test").await;
