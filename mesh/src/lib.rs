@@ -19,6 +19,7 @@ mod config;
 mod device_loop;
 mod error;
 mod interface;
+mod join;
 mod keys;
 mod peer;
 mod peer_table;
@@ -33,5 +34,6 @@ pub use config::{
 };
 pub use error::MeshError;
 pub use interface::{MeshHandle, MeshInterface};
+pub use join::{ColonyJoin, resolve_endpoint, url_host};
 pub use keys::{KeyError, PublicKey, SecretKey};
 pub use stats::{MeshStats, PeerStats};

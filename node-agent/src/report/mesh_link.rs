@@ -6,14 +6,11 @@
 //! takes them. A colony started with `--no-mesh` sends no key: then every
 //! call goes to the connect endpoint.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use coral_mesh::{
-    DEFAULT_IPV6_PREFIX, DEFAULT_KEEPALIVE_SECS, DEFAULT_MTU, IpCidr, MeshConfig, MeshInterface,
-    PeerConfig, PublicKey, SecretKey,
-};
+use coral_mesh::{ColonyJoin, MeshInterface, PublicKey, SecretKey, resolve_endpoint};
 use coral_proto::agent::v1::{
     EnrollRequest, EnrollResponse, FlowBatch, HeartbeatRequest, HeartbeatResponse,
     ReportFlowsResponse,
@@ -45,13 +42,7 @@ struct Tunnel {
 /// that differs (colony key, addresses, endpoint) rebuilds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct TunnelPlan {
-    colony_key: PublicKey,
-    colony_endpoint: SocketAddr,
-    colony_ipv4: Ipv4Addr,
-    colony_ipv6: Option<Ipv6Addr>,
-    prefix: u8,
-    own_ipv4: Ipv4Addr,
-    own_ipv6: Option<Ipv6Addr>,
+    join: ColonyJoin,
     connect_port: u16,
 }
 
@@ -117,34 +108,21 @@ impl MeshLink {
         if let Some(old) = self.tunnel.take() {
             let _ = old.interface.shutdown().await;
         }
-        let hub = PeerConfig::new(plan.colony_key)
-            .allowed_ip(cidr(plan.colony_ipv4.into(), plan.prefix)?)
-            .endpoint(plan.colony_endpoint)
-            .persistent_keepalive(DEFAULT_KEEPALIVE_SECS);
-        let hub = match plan.colony_ipv6 {
-            Some(v6) => hub.allowed_ip(cidr(v6.into(), DEFAULT_IPV6_PREFIX)?),
-            None => hub,
-        };
-        let config = MeshConfig {
-            private_key: self.key.clone(),
-            interface_name: self.interface_name.clone(),
-            ipv4: Some((plan.own_ipv4, plan.prefix)),
-            ipv6: plan.own_ipv6.map(|v6| (v6, DEFAULT_IPV6_PREFIX)),
-            listen_port: 0,
-            mtu: DEFAULT_MTU,
-            peers: vec![hub],
-        };
+        let config = plan
+            .join
+            .mesh_config(self.key.clone(), &self.interface_name)
+            .map_err(|e| Status::internal(format!("the colony sent a bad mesh network: {e}")))?;
         let interface = MeshInterface::start(config).await.map_err(|error| {
             Status::unavailable(format!("cannot join the colony's mesh: {error}"))
         })?;
-        let url = format!("http://{}:{}", plan.colony_ipv4, plan.connect_port);
+        let url = format!("http://{}:{}", plan.join.colony_ipv4, plan.connect_port);
         let link = GrpcLink::new(&url, self.call_timeout)
             .map_err(|error| Status::internal(error.to_string()))?;
         tracing::info!(
             interface = %self.interface_name,
-            mesh_ipv4 = %plan.own_ipv4,
+            mesh_ipv4 = %plan.join.own_ipv4,
             colony = %url,
-            colony_endpoint = %plan.colony_endpoint,
+            colony_endpoint = %plan.join.colony_endpoint,
             "joined the colony's mesh; reporting through the tunnel"
         );
         self.tunnel = Some(Tunnel {
@@ -172,11 +150,6 @@ impl ColonyLink for MeshLink {
     async fn report(&mut self, batch: FlowBatch) -> Result<ReportFlowsResponse, Status> {
         self.reporting_link().report(batch).await
     }
-}
-
-fn cidr(addr: IpAddr, prefix: u8) -> Result<IpCidr, Status> {
-    IpCidr::new(addr, prefix)
-        .map_err(|e| Status::internal(format!("the colony sent a bad mesh network: {e}")))
 }
 
 /// Reads the tunnel's shape out of an enrollment answer.
@@ -208,93 +181,32 @@ async fn plan(response: &EnrollResponse, colony_url: &str) -> Result<TunnelPlan,
         .ok()
         .filter(|p| *p != 0)
         .ok_or_else(|| bad("connectPort", response.connect_port.to_string()))?;
-    let colony_endpoint = resolve_endpoint(&response.colony_endpoint, colony_url).await?;
+    let colony_endpoint = resolve_endpoint(&response.colony_endpoint, colony_url)
+        .await
+        .map_err(|detail| {
+            Status::unavailable(format!(
+                "cannot use the colony's WireGuard endpoint {:?}: {detail}; set the colony's \
+                 --public-endpoint (CORAL_PUBLIC_ENDPOINT) to an address agents reach",
+                response.colony_endpoint
+            ))
+        })?;
     Ok(TunnelPlan {
-        colony_key,
-        colony_endpoint,
-        colony_ipv4,
-        colony_ipv6,
-        prefix,
-        own_ipv4,
-        own_ipv6,
+        join: ColonyJoin {
+            colony_key,
+            colony_endpoint,
+            colony_ipv4,
+            colony_ipv6,
+            prefix,
+            own_ipv4,
+            own_ipv6,
+        },
         connect_port,
     })
-}
-
-/// "host:port", or ":port" meaning the host of the connect endpoint the
-/// agent enrolled through (the colony does not always know its own name).
-async fn resolve_endpoint(advertised: &str, colony_url: &str) -> Result<SocketAddr, Status> {
-    let unusable = |detail: String| {
-        Status::unavailable(format!(
-            "cannot use the colony's WireGuard endpoint {advertised:?}: {detail}; set the \
-             colony's --public-endpoint (CORAL_PUBLIC_ENDPOINT) to an address agents reach"
-        ))
-    };
-    let (host, port) = advertised
-        .rsplit_once(':')
-        .ok_or_else(|| unusable("no port".into()))?;
-    let port: u16 = port.parse().map_err(|_| unusable("bad port".into()))?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let unspecified = host.parse::<IpAddr>().is_ok_and(|ip| ip.is_unspecified());
-    let host = if host.is_empty() || unspecified {
-        enrolled_host(colony_url).ok_or_else(|| {
-            unusable(format!(
-                "no host, and none in --colony-endpoint {colony_url:?}"
-            ))
-        })?
-    } else {
-        host.to_owned()
-    };
-    tokio::net::lookup_host((host.as_str(), port))
-        .await
-        .map_err(|e| unusable(format!("cannot resolve {host}: {e}")))?
-        .next()
-        .ok_or_else(|| unusable(format!("{host} has no address")))
-}
-
-fn enrolled_host(colony_url: &str) -> Option<String> {
-    let rest = colony_url
-        .split_once("://")
-        .map_or(colony_url, |(_, rest)| rest);
-    let authority = rest.split('/').next()?;
-    let host = match authority.strip_prefix('[') {
-        Some(bracketed) => bracketed.split(']').next()?,
-        None => authority
-            .rsplit_once(':')
-            .map_or(authority, |(host, _)| host),
-    };
-    (!host.is_empty()).then(|| host.to_owned())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn an_endpoint_without_host_uses_the_enrollment_host() {
-        let addr = resolve_endpoint(":41580", "http://127.0.0.2:9000")
-            .await
-            .unwrap();
-        assert_eq!(addr, "127.0.0.2:41580".parse().unwrap());
-        let addr = resolve_endpoint("0.0.0.0:5", "http://[::1]:9000")
-            .await
-            .unwrap();
-        assert_eq!(addr, "[::1]:5".parse().unwrap());
-        let addr = resolve_endpoint("10.1.2.3:41580", "http://127.0.0.2:9000")
-            .await
-            .unwrap();
-        assert_eq!(addr, "10.1.2.3:41580".parse().unwrap());
-    }
-
-    #[tokio::test]
-    async fn unusable_endpoints_say_what_to_set() {
-        for bad in ["41580", "host:port", ":99999"] {
-            let error = resolve_endpoint(bad, "http://127.0.0.1:9000")
-                .await
-                .unwrap_err();
-            assert!(error.message().contains("--public-endpoint"), "{error:?}");
-        }
-    }
 
     #[tokio::test]
     async fn a_plan_needs_a_key_and_addresses() {
@@ -311,9 +223,15 @@ mod tests {
             mesh_ipv4_prefix: 16,
         };
         let plan = plan(&response, "http://127.0.0.1:9000").await.unwrap();
-        assert_eq!(plan.own_ipv4, Ipv4Addr::new(10, 42, 0, 7));
-        assert_eq!(plan.colony_endpoint, "127.0.0.1:41580".parse().unwrap());
-        assert_eq!(plan.prefix, 16);
+        assert_eq!(plan.join.own_ipv4, Ipv4Addr::new(10, 42, 0, 7));
+        assert_eq!(
+            plan.join.colony_endpoint,
+            "127.0.0.1:41580".parse().unwrap()
+        );
+        assert_eq!(plan.join.prefix, 16);
+        response.colony_endpoint = "41580".into();
+        assert!(plan_fails(&response).await.contains("--public-endpoint"));
+        response.colony_endpoint = ":41580".into();
         response.mesh_ipv4_prefix = 0;
         assert!(plan_fails(&response).await.contains("meshIpv4Prefix"));
         response.mesh_ipv4_prefix = 16;
