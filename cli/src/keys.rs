@@ -36,10 +36,17 @@ pub fn public_key_of(private_key: &str) -> Option<String> {
 }
 
 /// 256 random bits, URL-safe base64.
+/// Never starts with '-' or '_', so that `--enrollment-token <token>` on a
+/// command line is not read as a flag.
 pub fn enrollment_token() -> String {
-    let mut token = [0u8; 32];
-    rand::rng().fill_bytes(&mut token);
-    URL_SAFE_NO_PAD.encode(token)
+    loop {
+        let mut token = [0u8; 32];
+        rand::rng().fill_bytes(&mut token);
+        let text = URL_SAFE_NO_PAD.encode(token);
+        if text.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return text;
+        }
+    }
 }
 
 /// Six lowercase hex digits, as in the seed's `my-app-dev-a1b2c3`.
@@ -88,5 +95,8 @@ mod tests {
         assert_eq!(suffix.len(), 6);
         assert!(suffix.chars().all(|c| c.is_ascii_hexdigit()));
         assert_eq!(enrollment_token().len(), 43);
+        for _ in 0..200 {
+            assert!(enrollment_token().starts_with(|c: char| c.is_ascii_alphanumeric()));
+        }
     }
 }

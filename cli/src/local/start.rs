@@ -45,8 +45,8 @@ pub fn colony_config(
         port,
         "--bind".into(),
         file.services.bind.clone(),
-        "--enrollment-token".into(),
-        file.enrollment_token.clone(),
+        // One argument: a URL-safe token may start with '-'.
+        format!("--enrollment-token={}", file.enrollment_token),
         "--mesh-ipv4-cidr".into(),
         file.wireguard.mesh_network_ipv4.clone(),
         "--wireguard-key-file".into(),
