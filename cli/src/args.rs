@@ -38,8 +38,42 @@ pub enum CoralCommand {
     Status(StatusArgs),
     /// Service topology: who talks to whom, with rates.
     Topology(TopologyArgs),
+    /// Reach a colony over its WireGuard mesh: start, status, stop.
+    #[command(subcommand)]
+    Proxy(ProxyCommand),
     /// Show the version.
     Version,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProxyCommand {
+    /// Forward a local port to the colony over its mesh (foreground; Ctrl+C stops).
+    Start(ProxyStartArgs),
+    /// The running proxies.
+    Status,
+    /// Stop a colony's proxy.
+    Stop {
+        /// Colony id.
+        colony_id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ProxyStartArgs {
+    /// Colony id (its colony file holds the token the proxy enrolls with).
+    pub colony_id: String,
+    /// Local address to listen on.
+    #[arg(long, default_value = "localhost:8000")]
+    pub listen: String,
+    /// Discovery service (default: the colony file's, else http://localhost:8080).
+    #[arg(long)]
+    pub discovery: Option<String>,
+    /// The colony's connect endpoint to enroll through (default: its local port).
+    #[arg(long)]
+    pub colony_endpoint: Option<String>,
+    /// TUN device of the proxy's end of the mesh.
+    #[arg(long, default_value = "coralp0", env = "CORAL_PROXY_INTERFACE")]
+    pub mesh_interface: String,
 }
 
 #[derive(Debug, Args)]

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod kubectl;
 pub mod local;
 pub mod output;
+pub mod proxy;
 pub mod render;
 pub mod report;
 pub mod run;

@@ -6,14 +6,16 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::args::{ColonyCommand, CoralArgs, CoralCommand, KubectlArgs, KubectlCommand};
+use crate::args::{
+    ColonyCommand, CoralArgs, CoralCommand, KubectlArgs, KubectlCommand, ProxyCommand,
+};
 use crate::client::ColonyClient;
 use crate::colony_file;
 use crate::error::CliError;
 use crate::home::CoralHome;
 use crate::local;
 use crate::output::{self, OutputFormat, Style};
-use crate::{kubectl, show};
+use crate::{kubectl, proxy, show};
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
@@ -81,6 +83,17 @@ fn coral(args: CoralArgs) -> Result<String, CliError> {
             let home = CoralHome::from_env()?;
             let (client, _) = local_client(&home, topology.colony.as_deref(), topology.endpoint)?;
             runtime()?.block_on(show::topology(&client, &topology.view, format))
+        }
+        CoralCommand::Proxy(command) => {
+            let home = CoralHome::from_env()?;
+            match command {
+                ProxyCommand::Start(start) => {
+                    runtime()?.block_on(proxy::start(&home, &start))?;
+                    Ok(String::new())
+                }
+                ProxyCommand::Status => proxy::status(&home, format),
+                ProxyCommand::Stop { colony_id } => proxy::stop(&home, &colony_id),
+            }
         }
     }
 }

@@ -5,4 +5,5 @@ mod colony_flow;
 mod errors;
 mod golden;
 mod kubectl;
+mod proxy;
 mod support;
