@@ -26,6 +26,7 @@ struct Found {
     pubkey: String,
     endpoint: String,
     mesh_ipv4: Ipv4Addr,
+    mesh_ipv6: String,
     connect_port: u16,
 }
 
@@ -49,7 +50,12 @@ pub async fn start(home: &CoralHome, args: &ProxyStartArgs) -> Result<(), CliErr
     tracing::info!(mesh_id = %args.colony_id, "Starting coral proxy");
     tracing::info!(discovery = %discovery, "Looking up colony in discovery service");
     let found = lookup(&http, &discovery, &args.colony_id).await?;
-    tracing::info!(mesh_ipv4 = %found.mesh_ipv4, connect_port = found.connect_port, "Colony found");
+    tracing::info!(
+        mesh_ipv4 = %found.mesh_ipv4,
+        mesh_ipv6 = %found.mesh_ipv6,
+        connect_port = found.connect_port,
+        "Colony found"
+    );
 
     let key = proxy_key(home, &args.colony_id)?;
     let enrolled = enroll(&http, &colony_url, &file.enrollment_token, &key).await?;
@@ -172,6 +178,7 @@ async fn lookup(http: &reqwest::Client, discovery: &str, id: &str) -> Result<Fou
             .ok_or_else(|| bad("endpoints"))?
             .to_owned(),
         mesh_ipv4: text("meshIpv4").parse().map_err(|_| bad("meshIpv4"))?,
+        mesh_ipv6: text("meshIpv6"),
         connect_port: body["connectPort"]
             .as_u64()
             .and_then(|p| u16::try_from(p).ok())

@@ -135,7 +135,8 @@ async fn proxy_reaches_the_colony_through_its_mesh() {
     for line in [
         "Starting coral proxy",
         "Looking up colony in discovery service",
-        "Colony found",
+        "\"message\":\"Colony found\",\"mesh_ipv4\"",
+        "\"mesh_ipv6\":\"fd42::1\"",
         "Proxy server started",
     ] {
         assert!(logs.contains(line), "{line}: {logs}");
