@@ -52,13 +52,6 @@ impl SecretKey {
     }
 }
 
-impl From<[u8; 32]> for SecretKey {
-    /// Any 32 bytes: x25519 clamps on use.
-    fn from(bytes: [u8; 32]) -> Self {
-        Self(x25519::StaticSecret::from(bytes))
-    }
-}
-
 impl FromStr for SecretKey {
     type Err = KeyError;
     fn from_str(text: &str) -> Result<Self, KeyError> {

@@ -61,7 +61,7 @@ pub async fn run(
     let link = MeshLink::new(
         public_link,
         &config.colony_endpoint,
-        key.mesh_key(),
+        key.clone(),
         &config.mesh_interface,
         CALL_TIMEOUT,
         metrics.clone(),
@@ -100,7 +100,7 @@ pub async fn run(
         node = %node_name,
         mode = ?config.mode,
         colony_endpoint = %config.colony_endpoint,
-        pubkey = %key.public_base64(),
+        pubkey = %key.public_key(),
         drain_interval_ms = config.drain_interval.as_millis() as u64,
         "Agent started"
     );
@@ -121,7 +121,7 @@ pub async fn run(
             agent_id,
             node_name,
             enrollment_token: token,
-            pubkey: key.public_base64(),
+            pubkey: key.public_key().to_base64(),
             colony: config.colony.clone(),
             colony_endpoint: config.colony_endpoint.clone(),
             heartbeat_interval: config.heartbeat_interval,

@@ -6,10 +6,7 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use rand::RngCore;
-use x25519_dalek::{PublicKey, StaticSecret};
+use coral_mesh::SecretKey;
 
 const KEY_FILE: &str = "wireguard.key";
 const SEQUENCE_FILE: &str = "sequence";
@@ -32,35 +29,6 @@ pub enum StateError {
     BadKey { path: PathBuf, reason: String },
 }
 
-/// The node's WireGuard identity, base64 as `wg` prints it.
-#[derive(Clone)]
-pub struct NodeKey {
-    secret: StaticSecret,
-}
-
-impl NodeKey {
-    pub fn public_base64(&self) -> String {
-        STANDARD.encode(PublicKey::from(&self.secret).as_bytes())
-    }
-
-    /// The same key as the mesh uses it.
-    pub fn mesh_key(&self) -> coral_mesh::SecretKey {
-        coral_mesh::SecretKey::from(self.secret.to_bytes())
-    }
-
-    pub fn secret(&self) -> &StaticSecret {
-        &self.secret
-    }
-}
-
-impl std::fmt::Debug for NodeKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NodeKey")
-            .field("public", &self.public_base64())
-            .finish_non_exhaustive()
-    }
-}
-
 /// The agent's state directory.
 #[derive(Clone, Debug)]
 pub struct StateDir {
@@ -75,33 +43,20 @@ impl StateDir {
         })
     }
 
-    /// Loads the key pair, generating and saving one (mode 0600) on first use.
-    pub fn node_key(&self) -> Result<NodeKey, StateError> {
+    /// Loads the node's WireGuard key (base64, as `wg genkey` prints it; the
+    /// mesh uses it as is), generating and saving one (mode 0600) on first use.
+    pub fn node_key(&self) -> Result<SecretKey, StateError> {
         let path = self.dir.join(KEY_FILE);
         match fs::read_to_string(&path) {
-            Ok(text) => {
-                let bad = |reason: String| StateError::BadKey {
-                    path: path.clone(),
-                    reason,
-                };
-                let bytes = STANDARD
-                    .decode(text.trim())
-                    .map_err(|error| bad(error.to_string()))?;
-                let bytes: [u8; 32] = bytes
-                    .try_into()
-                    .map_err(|b: Vec<u8>| bad(format!("{} bytes, not 32", b.len())))?;
-                Ok(NodeKey {
-                    secret: StaticSecret::from(bytes),
-                })
-            }
+            Ok(text) => text.trim().parse().map_err(|error| StateError::BadKey {
+                path: path.clone(),
+                reason: format!("{error}"),
+            }),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                let mut bytes = [0u8; 32];
-                rand::rng().fill_bytes(&mut bytes);
-                let secret = StaticSecret::from(bytes);
-                let text = format!("{}\n", STANDARD.encode(secret.to_bytes()));
+                let key = SecretKey::generate();
+                let text = format!("{}\n", key.to_base64());
                 write_atomically(&path, text.as_bytes(), 0o600)?;
-                let key = NodeKey { secret };
-                tracing::info!(pubkey = %key.public_base64(), path = %path.display(), "generated the node's WireGuard key");
+                tracing::info!(pubkey = %key.public_key(), path = %path.display(), "generated the node's WireGuard key");
                 Ok(key)
             }
             Err(source) => Err(io(&path, source)),
@@ -156,7 +111,14 @@ fn write_atomically(path: &Path, contents: &[u8], mode: u32) -> Result<(), State
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+
     use super::*;
+
+    fn public_base64(key: &SecretKey) -> String {
+        key.public_key().to_base64()
+    }
 
     #[test]
     fn key_is_generated_once_and_kept() {
@@ -167,8 +129,8 @@ mod tests {
             .unwrap()
             .node_key()
             .unwrap();
-        assert_eq!(first.public_base64(), again.public_base64());
-        assert_eq!(STANDARD.decode(first.public_base64()).unwrap().len(), 32);
+        assert_eq!(public_base64(&first), public_base64(&again));
+        assert_eq!(STANDARD.decode(public_base64(&first)).unwrap().len(), 32);
         let mode = fs::metadata(dir.path().join("agent").join(KEY_FILE))
             .unwrap()
             .permissions()
@@ -176,8 +138,8 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         let other = StateDir::open(&dir.path().join("other")).unwrap();
         assert_ne!(
-            other.node_key().unwrap().public_base64(),
-            first.public_base64()
+            public_base64(&other.node_key().unwrap()),
+            public_base64(&first)
         );
     }
 
