@@ -2,11 +2,13 @@
 //! local cluster (`cargo xtask cluster up`), polling helpers, server
 //! processes under test, and network namespaces linked to the host.
 
+mod binaries;
 mod cluster;
 mod netns;
 mod process;
 mod wait;
 
+pub use binaries::workspace_binary;
 pub use cluster::{client, kubeconfig_path, unique_namespace};
 pub use netns::{LinkedNetns, ip};
 pub use process::ServerProcess;

@@ -97,10 +97,7 @@ pub async fn start(home: &CoralHome, args: &ProxyStartArgs) -> Result<(), CliErr
         listen: local.to_string(),
         target: target.to_string(),
     };
-    std::fs::create_dir_all(proxies_dir(home)).map_err(|source| CliError::Write {
-        path: proxies_dir(home),
-        source,
-    })?;
+    // proxy_key made the directory.
     let record_file = record_path(home, &args.colony_id);
     colony_file::write_private(&record_file, &record.text())?;
     tracing::info!(listen_addr = %local, "Proxy server started");

@@ -2,33 +2,16 @@
 //! WireGuard hub) in a network namespace of its own, and the proxy joining
 //! the mesh from the root namespace over a real tunnel. Needs root.
 
-use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
 use std::time::Duration;
 
-use coral_e2e::{LinkedNetns, ServerProcess, poll_until};
+use coral_e2e::{LinkedNetns, ServerProcess, poll_until, workspace_binary};
 use predicates::prelude::*;
 use serde_json::{Value, json};
 
 use crate::support::{Home, free_port};
 
 const ID: &str = "shop-dev-prx001";
-
-/// A workspace binary beside this test's (`target/<profile>/<name>`).
-fn sibling_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps")
-        .join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: `cargo test --workspace` builds it",
-        path.display()
-    );
-    path
-}
 
 async fn post(url: &str, body: &Value) -> Result<(u16, Value), reqwest::Error> {
     let response = reqwest::Client::new()
@@ -54,7 +37,7 @@ async fn proxy_reaches_the_colony_through_its_mesh() {
     // Discovery on this host, where the colony's namespace reaches it.
     let netns = LinkedNetns::create("proxy").expect("network namespace (needs root)");
     let discovery_port = free_port();
-    let mut command = StdCommand::new(sibling_binary("coral-discovery"));
+    let mut command = StdCommand::new(workspace_binary("coral-discovery"));
     command.args(["--port", &discovery_port.to_string(), "--log-level", "info"]);
     let _discovery = ServerProcess::spawn(command, "Discovery service listening");
     let for_colony = format!("http://{}:{discovery_port}", netns.host_addr);
@@ -62,7 +45,7 @@ async fn proxy_reaches_the_colony_through_its_mesh() {
 
     let connect_port = free_port();
     let data = tempfile::tempdir().unwrap();
-    let mut command = netns.command(sibling_binary("coral-colony"));
+    let mut command = netns.command(workspace_binary("coral-colony"));
     command
         .args([
             "--colony-id",

@@ -70,19 +70,20 @@ impl Colony {
             last_sequence = enrolled.last_sequence,
             "Agent enrolled"
         );
+        // Without a hub both stay empty: the agent reports on the connect
+        // port it enrolled through.
+        let (colony_pubkey, colony_endpoint) = match self.hub() {
+            Some(hub) => (
+                hub.public_key().to_base64(),
+                hub.advertised_endpoint().to_owned(),
+            ),
+            None => Default::default(),
+        };
         Ok(EnrollResponse {
             mesh_ipv4,
             mesh_ipv6: mesh.ipv6(enrolled.mesh_host).to_string(),
-            // Without a hub both stay empty: the agent reports on the
-            // connect port it enrolled through.
-            colony_pubkey: self
-                .hub()
-                .map(|hub| hub.public_key().to_base64())
-                .unwrap_or_default(),
-            colony_endpoint: self
-                .hub()
-                .map(|hub| hub.advertised_endpoint().to_owned())
-                .unwrap_or_default(),
+            colony_pubkey,
+            colony_endpoint,
             colony_mesh_ipv4: mesh.colony_ipv4().to_string(),
             colony_mesh_ipv6: mesh.colony_ipv6().to_string(),
             mesh_ipv4_prefix: u32::from(mesh.prefix()),

@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use coral_e2e::{LinkedNetns, poll_until};
-use coral_mesh::{IpCidr, MeshConfig, MeshInterface, PeerConfig, PublicKey, SecretKey};
+use coral_mesh::{ColonyJoin, MeshInterface, SecretKey};
 use serde_json::{Value, json};
 
 use crate::support::{
@@ -32,28 +32,23 @@ fn start_colony(netns: &LinkedNetns, data_dir: &std::path::Path, port: u16) -> C
     Colony::from_process(spawn_command(command, data_dir, &[]))
 }
 
-/// The agent's end: a TUN device in the root namespace with the address the
-/// colony assigned, the colony as its one peer.
+/// The agent's end, joined as the node-agent joins: a TUN device in the
+/// root namespace with the address the colony assigned, the colony as its
+/// one peer.
 async fn join(key: &SecretKey, enrolled: &Value, colony_host: Ipv4Addr) -> MeshInterface {
-    let colony_key: PublicKey = enrolled["colonyPubkey"].as_str().unwrap().parse().unwrap();
-    let own: Ipv4Addr = enrolled["meshIpv4"].as_str().unwrap().parse().unwrap();
-    let colony_ip: IpAddr = enrolled["colonyMeshIpv4"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let prefix = enrolled["meshIpv4Prefix"].as_u64().unwrap() as u8;
-    let hub = PeerConfig::new(colony_key)
-        .allowed_ip(IpCidr::new(colony_ip, prefix).unwrap())
-        .endpoint(SocketAddr::new(colony_host.into(), WIREGUARD_PORT))
-        .persistent_keepalive(5);
-    let config = MeshConfig {
-        interface_name: format!("ctm{}", std::process::id() % 100_000),
-        ipv4: Some((own, prefix)),
-        ipv6: None,
-        ..MeshConfig::spoke(key.clone(), own, None)
-    }
-    .with_peer(hub);
+    let field = |name: &str| enrolled[name].as_str().unwrap().to_owned();
+    let join = ColonyJoin {
+        colony_key: field("colonyPubkey").parse().unwrap(),
+        colony_endpoint: SocketAddr::new(colony_host.into(), WIREGUARD_PORT),
+        colony_ipv4: field("colonyMeshIpv4").parse().unwrap(),
+        // IPv6 stays out of the root namespace: a colony on this machine may use fd42::/64.
+        colony_ipv6: None,
+        prefix: enrolled["meshIpv4Prefix"].as_u64().unwrap() as u8,
+        own_ipv4: field("meshIpv4").parse().unwrap(),
+        own_ipv6: None,
+    };
+    let interface = format!("ctm{}", std::process::id() % 100_000);
+    let config = join.mesh_config(key.clone(), &interface).unwrap();
     MeshInterface::start(config)
         .await
         .expect("agent side of the mesh")

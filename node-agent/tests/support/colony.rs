@@ -17,20 +17,7 @@ pub fn colony_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("CORAL_COLONY_BIN") {
         return path.into();
     }
-    // target/<profile>/deps/<test> → target/<profile>/coral-colony
-    let exe = std::env::current_exe().expect("test executable path");
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps")
-        .join("coral-colony");
-    assert!(
-        path.exists(),
-        "{} is missing: build it first with `cargo build -p coral-colony` \
-         (same CARGO_TARGET_DIR and profile), or set CORAL_COLONY_BIN",
-        path.display()
-    );
-    path
+    coral_e2e::workspace_binary("coral-colony")
 }
 
 pub struct Colony {
