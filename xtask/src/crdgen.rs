@@ -13,11 +13,7 @@ const OUTPUT_DIRS: [&str; 2] = ["crds", "charts/coral/crds"];
 
 pub fn run(check: bool) -> Result<()> {
     let files = coral_crds::crd_files()?;
-    // xtask sits one level below the workspace root.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
+    let root = crate::paths::workspace_root();
     let mut stale = Vec::new();
     for dir in OUTPUT_DIRS {
         let dir = root.join(dir);

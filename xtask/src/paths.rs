@@ -3,9 +3,14 @@
 
 use std::path::PathBuf;
 
-/// The repository root (xtask lives one level below it).
+/// The repository root (xtask lives one level below it). `cargo run` sets
+/// `CARGO_MANIFEST_DIR` for the process, and that one is the checkout being
+/// worked on: a binary reused from a clone at another path (same target
+/// dir, older sources) would otherwise point back at that clone.
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
         .parent()
         .expect("xtask sits inside the workspace")
         .to_path_buf()
