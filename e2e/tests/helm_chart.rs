@@ -107,12 +107,28 @@ async fn install_colony_ready_upgrade_rolls_out_uninstall_keeps_crds() -> Result
         "--duration=30m",
     ]))?;
     let operator_client = client_with_token(token.trim()).await?;
+    // The in-process operator gets what the chart hands the real one.
+    let env = |name: &str| {
+        pod_spec.containers[0]
+            .env
+            .iter()
+            .flatten()
+            .find(|var| var.name == name)
+            .and_then(|var| var.value.clone())
+            .with_context(|| format!("the operator's env has no {name}"))
+    };
+    let node_agent =
+        coral_operator::node_agent::NodeAgentSettings::parse(&env("CORAL_NODE_AGENT_SETTINGS")?)?;
+    let owner_deployment = env("CORAL_OPERATOR_DEPLOYMENT")?;
+    assert_eq!(owner_deployment, operator_name);
     refused_what_it_does_not_need(&namespace, &operator_name)?;
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let operator = tokio::spawn(coral_operator::run(
         operator_client,
         coral_operator::OperatorConfig {
             namespace: namespace.clone(),
+            node_agent,
+            owner_deployment: Some(owner_deployment),
             // Same images as every other operator on the shared cluster, so
             // that none of them rewrites the others' children.
             ..Default::default()
@@ -123,6 +139,7 @@ async fn install_colony_ready_upgrade_rolls_out_uninstall_keeps_crds() -> Result
     ));
     let result = async {
         colony_becomes_ready(&client, &namespace).await?;
+        node_agent_follows_values_and_is_owned(&client, &namespace, &installed).await?;
         reef_and_connection_become_ready(&client, &namespace).await
     }
     .await;
@@ -217,6 +234,49 @@ async fn install_colony_ready_upgrade_rolls_out_uninstall_keeps_crds() -> Result
             .await
             .with_context(|| format!("CRD {crd} after helm uninstall"))?;
     }
+    // The operator made it, but it belonged to the operator's Deployment.
+    let daemon_sets: Api<DaemonSet> = Api::namespaced(client.clone(), &namespace);
+    poll_until(
+        "the node-agent DaemonSet garbage-collected after uninstall",
+        TIMEOUT,
+        || async {
+            Ok(match daemon_sets.get_opt("coral-node-agent").await? {
+                None => Ok(()),
+                Some(left) => Err(left.metadata.owner_references),
+            })
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// The operator's DaemonSet carries the chart's `nodeAgent.*` defaults and
+/// is owned by the operator's Deployment.
+async fn node_agent_follows_values_and_is_owned(
+    client: &Client,
+    namespace: &str,
+    operator: &Deployment,
+) -> Result<()> {
+    let daemon_sets: Api<DaemonSet> = Api::namespaced(client.clone(), namespace);
+    let daemon_set = poll_until("the node-agent DaemonSet", TIMEOUT, || async {
+        Ok(daemon_sets.get_opt("coral-node-agent").await?.ok_or(()))
+    })
+    .await?;
+    let owners = daemon_set.metadata.owner_references.unwrap_or_default();
+    assert_eq!(owners.len(), 1, "owners: {owners:?}");
+    assert_eq!(owners[0].kind, "Deployment");
+    assert_eq!(Some(&owners[0].uid), operator.metadata.uid.as_ref());
+    let pod = daemon_set.spec.template.spec.context("pod spec")?;
+    let limits = pod.containers[0]
+        .resources
+        .clone()
+        .and_then(|r| r.limits)
+        .context("node-agent limits from values")?;
+    assert_eq!(limits["memory"].0, "256Mi");
+    assert_eq!(
+        pod.tolerations.unwrap_or_default()[0].operator.as_deref(),
+        Some("Exists")
+    );
     Ok(())
 }
 
@@ -277,6 +337,12 @@ fn refused_what_it_does_not_need(namespace: &str, service_account: &str) -> Resu
         ],
         &["create", "daemonsets.apps", "-n", namespace],
         &["patch", "daemonsets.apps/coral-node-agent", "-n", namespace],
+        &[
+            "get",
+            &format!("deployments.apps/{service_account}"),
+            "-n",
+            namespace,
+        ],
         &[
             "update",
             "leases.coordination.k8s.io/coral-operator",

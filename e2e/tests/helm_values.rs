@@ -27,6 +27,15 @@ const BAD_VALUES: &[(&str, &str)] = &[
         "operator.replicas=2,operator.leaderElection=false",
         "/operator/leaderElection",
     ),
+    ("nodeAgent.logLevel=loud", "/nodeAgent/logLevel"),
+    (
+        "nodeAgent.drainIntervalSeconds=0",
+        "/nodeAgent/drainIntervalSeconds",
+    ),
+    (
+        "nodeAgent.resources.limits.memory=lots",
+        "/nodeAgent/resources/limits/memory",
+    ),
 ];
 
 #[test]

@@ -8,6 +8,7 @@ use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
 
 use crate::metrics::Metrics;
+use crate::node_agent::NodeAgentSettings;
 
 /// Settings of the operator process (flags / environment).
 #[derive(Clone, Debug)]
@@ -20,6 +21,11 @@ pub struct OperatorConfig {
     pub node_agent_image: String,
     /// Default reef image (a Reef's `spec.image` overrides it).
     pub reef_image: String,
+    /// Pod settings of the node-agent DaemonSet.
+    pub node_agent: NodeAgentSettings,
+    /// The operator's own Deployment (in `namespace`), made the owner of the
+    /// node-agent DaemonSet so that uninstalling the operator removes it.
+    pub owner_deployment: Option<String>,
 }
 
 impl Default for OperatorConfig {
@@ -30,6 +36,8 @@ impl Default for OperatorConfig {
             colony_image: format!("ghcr.io/coral-dev/coral-colony:{version}"),
             node_agent_image: format!("ghcr.io/coral-dev/coral-node-agent:{version}"),
             reef_image: format!("ghcr.io/coral-dev/coral-reef:{version}"),
+            node_agent: NodeAgentSettings::default(),
+            owner_deployment: None,
         }
     }
 }

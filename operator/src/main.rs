@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use anyhow::Context as _;
 use clap::Parser;
 use coral_operator::OperatorConfig;
+use coral_operator::node_agent::NodeAgentSettings;
 use tokio::sync::oneshot;
 
 #[derive(Parser)]
@@ -25,6 +26,17 @@ struct Args {
     /// Default reef image.
     #[arg(long, env = "CORAL_REEF_IMAGE")]
     reef_image: Option<String>,
+    /// Pod settings of the node-agent DaemonSet as JSON (resources,
+    /// nodeSelector, tolerations, priorityClassName, podLabels,
+    /// podAnnotations, imagePullSecrets, imagePullPolicy, logLevel,
+    /// logFormat, drainIntervalSeconds, metricsPort); the chart renders it
+    /// from `nodeAgent.*`.
+    #[arg(long, env = "CORAL_NODE_AGENT_SETTINGS", default_value = "")]
+    node_agent_settings: String,
+    /// The operator's own Deployment, made owner of the node-agent DaemonSet
+    /// so that uninstalling the operator removes the DaemonSet too.
+    #[arg(long, env = "CORAL_OPERATOR_DEPLOYMENT")]
+    owner_deployment: Option<String>,
     /// Address of /healthz, /readyz and /metrics.
     #[arg(long, env = "CORAL_OPERATOR_HTTP_ADDR", default_value = "0.0.0.0:8080")]
     http_addr: SocketAddr,
@@ -46,6 +58,8 @@ async fn main() -> anyhow::Result<()> {
         colony_image: args.colony_image.unwrap_or(defaults.colony_image),
         node_agent_image: args.node_agent_image.unwrap_or(defaults.node_agent_image),
         reef_image: args.reef_image.unwrap_or(defaults.reef_image),
+        node_agent: NodeAgentSettings::parse(&args.node_agent_settings)?,
+        owner_deployment: args.owner_deployment.filter(|name| !name.is_empty()),
     };
     let client = kube::Client::try_default().await.context(
         "connecting to Kubernetes (set KUBECONFIG, or run in a pod with a service account)",

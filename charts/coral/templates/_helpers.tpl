@@ -74,3 +74,26 @@ Usage: include "coral.image" (dict "image" .Values.operator.image "root" .)
 {{- printf "%s:%s" $name (default .root.Chart.AppVersion $image.tag) -}}
 {{- end -}}
 {{- end }}
+
+{{/*
+The node-agent DaemonSet's pod settings, as the JSON the operator reads
+(--node-agent-settings): the operator, not Helm, creates that DaemonSet.
+*/}}
+{{- define "coral.nodeAgent.settings" -}}
+{{- $agent := .Values.nodeAgent -}}
+{{- $settings := dict
+  "resources" $agent.resources
+  "nodeSelector" $agent.nodeSelector
+  "tolerations" $agent.tolerations
+  "priorityClassName" $agent.priorityClassName
+  "podAnnotations" $agent.podAnnotations
+  "podLabels" $agent.podLabels
+  "imagePullSecrets" .Values.imagePullSecrets
+  "imagePullPolicy" $agent.image.pullPolicy
+  "logLevel" $agent.logLevel
+  "logFormat" (ternary "json" "human" (eq .Values.logging.format "json"))
+  "drainIntervalSeconds" $agent.drainIntervalSeconds
+  "metricsPort" $agent.metricsPort
+-}}
+{{- toJson $settings -}}
+{{- end }}

@@ -1,9 +1,16 @@
 //! The node-agent DaemonSet: present in the operator's namespace while at
 //! least one Colony exists anywhere, removed when the last one goes.
 //!
-//! It has no owner reference: its "owners" are Colonies in other namespaces,
-//! which owner references cannot express. A small loop over a Colony
-//! reflector keeps it in step instead.
+//! Its "owners" are Colonies in other namespaces, which owner references
+//! cannot express, so a small loop over a Colony reflector keeps it in step.
+//! Its owner reference is the operator's own Deployment (when the operator
+//! knows it, `--owner-deployment`): uninstalling the operator removes it.
+
+mod desired;
+mod settings;
+
+pub use desired::{CAPABILITIES, daemon_set};
+pub use settings::{NodeAgentSettings, SettingsError};
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -11,124 +18,58 @@ use std::time::Duration;
 
 use coral_crds::Colony;
 use futures::{Future, StreamExt, stream};
-use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec};
-use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EnvVar, EnvVarSource, HostPathVolumeSource, ObjectFieldSelector,
-    PodSpec, PodTemplateSpec, SecurityContext, Toleration, Volume, VolumeMount,
-};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::core::PartialObjectMeta;
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, ResourceExt};
+use kube::{Api, Resource, ResourceExt};
 
 use crate::apply::{apply_if_changed, delete_if_present, get_live};
-use crate::context::{Context, OperatorConfig};
-use crate::error::Result;
-use crate::labels::{self, NODE_AGENT_NAME};
-
-/// Linux capabilities the agent needs instead of `privileged`: loading eBPF
-/// programs (BPF, PERFMON), raising memlock for maps (SYS_RESOURCE), the
-/// WireGuard device (NET_ADMIN), and reading other processes' network
-/// namespaces for pod attribution (SYS_PTRACE).
-pub const CAPABILITIES: [&str; 5] = ["BPF", "PERFMON", "NET_ADMIN", "SYS_RESOURCE", "SYS_PTRACE"];
-
-/// Desired DaemonSet. Pure.
-pub fn daemon_set(config: &OperatorConfig) -> DaemonSet {
-    let host_path = |name: &str, path: &str| Volume {
-        name: name.into(),
-        host_path: Some(HostPathVolumeSource {
-            path: path.into(),
-            type_: Some("Directory".into()),
-        }),
-        ..Default::default()
-    };
-    let mount = |name: &str, path: &str, read_only: bool| VolumeMount {
-        name: name.into(),
-        mount_path: path.into(),
-        // The apiserver drops `readOnly: false`; leave it unset so live matches desired.
-        read_only: read_only.then_some(true),
-        ..Default::default()
-    };
-    let container = Container {
-        name: "node-agent".into(),
-        image: Some(config.node_agent_image.clone()),
-        env: Some(vec![EnvVar {
-            name: "NODE_NAME".into(),
-            value_from: Some(EnvVarSource {
-                field_ref: Some(ObjectFieldSelector {
-                    field_path: "spec.nodeName".into(),
-                    api_version: None,
-                }),
-                ..Default::default()
-            }),
-            value: None,
-        }]),
-        volume_mounts: Some(vec![
-            mount("bpffs", "/sys/fs/bpf", false),
-            mount("cgroup", "/sys/fs/cgroup", true),
-        ]),
-        security_context: Some(SecurityContext {
-            privileged: Some(false),
-            allow_privilege_escalation: Some(false),
-            read_only_root_filesystem: Some(true),
-            capabilities: Some(Capabilities {
-                add: Some(CAPABILITIES.iter().map(|c| c.to_string()).collect()),
-                drop: Some(vec!["ALL".into()]),
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    DaemonSet {
-        metadata: ObjectMeta {
-            name: Some(NODE_AGENT_NAME.into()),
-            namespace: Some(config.namespace.clone()),
-            labels: Some(labels::node_agent_labels()),
-            ..Default::default()
-        },
-        spec: DaemonSetSpec {
-            selector: LabelSelector {
-                match_labels: Some(labels::node_agent_selector_labels()),
-                match_expressions: None,
-            },
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels::node_agent_labels()),
-                    ..Default::default()
-                }),
-                spec: Some(PodSpec {
-                    service_account_name: Some(NODE_AGENT_NAME.into()),
-                    // Host PIDs map sockets to pods through /proc.
-                    host_pid: Some(true),
-                    containers: vec![container],
-                    volumes: Some(vec![
-                        host_path("bpffs", "/sys/fs/bpf"),
-                        host_path("cgroup", "/sys/fs/cgroup"),
-                    ]),
-                    // Every node, including tainted ones: flows are observed where pods run.
-                    tolerations: Some(vec![Toleration {
-                        operator: Some("Exists".into()),
-                        ..Default::default()
-                    }]),
-                    ..Default::default()
-                }),
-            },
-            ..Default::default()
-        },
-        status: None,
-    }
-}
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::labels::NODE_AGENT_NAME;
 
 /// Brings the DaemonSet in line with whether any Colony exists.
 pub async fn sync(ctx: &Context, colonies_exist: bool) -> Result<()> {
     let api: Api<DaemonSet> = Api::namespaced(ctx.client.clone(), &ctx.config.namespace);
     if colonies_exist {
+        let owner = operator_deployment(ctx).await?;
         let live = get_live(&api, NODE_AGENT_NAME).await?;
-        apply_if_changed(&api, &daemon_set(&ctx.config), live, &ctx.metrics).await?;
+        apply_if_changed(&api, &daemon_set(&ctx.config, owner), live, &ctx.metrics).await?;
     } else {
         delete_if_present(&api, NODE_AGENT_NAME, &ctx.metrics).await?;
     }
     Ok(())
+}
+
+/// A reference to the operator's own Deployment, when it is configured and
+/// exists. A failed read is an error (retried), not "no owner": applying
+/// without the reference would remove it from the live DaemonSet.
+async fn operator_deployment(ctx: &Context) -> Result<Option<OwnerReference>> {
+    let Some(name) = &ctx.config.owner_deployment else {
+        return Ok(None);
+    };
+    let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ctx.config.namespace);
+    let deployment = api.get_opt(name).await.map_err(Error::kube(format!(
+        "get Deployment {name} (the operator's own)"
+    )))?;
+    match deployment {
+        Some(deployment) => Ok(deployment.controller_owner_ref(&()).map(|mut owner| {
+            // Not the DaemonSet's controller (the operator is), and the
+            // operator's RBAC cannot set blockOwnerDeletion.
+            owner.controller = None;
+            owner.block_owner_deletion = None;
+            owner
+        })),
+        None => {
+            tracing::warn!(
+                deployment = %name,
+                namespace = %ctx.config.namespace,
+                "--owner-deployment names no Deployment; the node-agent DaemonSet gets no owner and outlives an uninstall"
+            );
+            Ok(None)
+        }
+    }
 }
 
 /// Runs until `shutdown`: re-syncs after every Colony or DaemonSet change
@@ -221,6 +162,7 @@ impl ColonySet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
     use kube::core::PartialObjectMetaExt;
 
     #[test]
@@ -243,21 +185,5 @@ mod tests {
         assert_eq!(set.any(), Some(false));
         set.observe(watcher::Event::Apply(colony("b")));
         assert_eq!(set.any(), Some(true));
-    }
-
-    #[test]
-    fn daemon_set_is_not_privileged_and_asks_for_documented_capabilities() {
-        let config = OperatorConfig {
-            namespace: "coral-system".into(),
-            ..Default::default()
-        };
-        let ds = daemon_set(&config);
-        assert_eq!(ds.metadata.namespace.as_deref(), Some("coral-system"));
-        let pod = ds.spec.template.spec.unwrap();
-        let security = pod.containers[0].security_context.clone().unwrap();
-        assert_eq!(security.privileged, Some(false));
-        let caps = security.capabilities.unwrap();
-        assert_eq!(caps.add.unwrap(), CAPABILITIES.map(String::from).to_vec());
-        assert_eq!(caps.drop.unwrap(), vec!["ALL".to_string()]);
     }
 }

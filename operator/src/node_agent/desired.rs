@@ -1,0 +1,224 @@
+//! The desired node-agent DaemonSet. Pure: unit-tested without a cluster.
+
+use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec};
+use k8s_openapi::api::core::v1::{
+    Capabilities, Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction,
+    HostPathVolumeSource, ObjectFieldSelector, PodSpec, PodTemplateSpec, Probe, SecurityContext,
+    Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use crate::context::OperatorConfig;
+use crate::labels::{self, NODE_AGENT_NAME};
+
+/// Linux capabilities the agent needs instead of `privileged`: loading eBPF
+/// programs (BPF, PERFMON), raising memlock for maps (SYS_RESOURCE), the
+/// WireGuard device (NET_ADMIN), and reading other processes' network
+/// namespaces for pod attribution (SYS_PTRACE).
+pub const CAPABILITIES: [&str; 5] = ["BPF", "PERFMON", "NET_ADMIN", "SYS_RESOURCE", "SYS_PTRACE"];
+
+/// Desired DaemonSet. `owner` is the operator's own Deployment, so that
+/// uninstalling the operator garbage-collects the DaemonSet too.
+pub fn daemon_set(config: &OperatorConfig, owner: Option<OwnerReference>) -> DaemonSet {
+    let settings = &config.node_agent;
+    let host_path = |name: &str, path: &str| Volume {
+        name: name.into(),
+        host_path: Some(HostPathVolumeSource {
+            path: path.into(),
+            type_: Some("Directory".into()),
+        }),
+        ..Default::default()
+    };
+    let mount = |name: &str, path: &str, read_only: bool| VolumeMount {
+        name: name.into(),
+        mount_path: path.into(),
+        // The apiserver drops `readOnly: false`; leave it unset so live matches desired.
+        read_only: read_only.then_some(true),
+        ..Default::default()
+    };
+    let value = |name: &str, value: String| EnvVar {
+        name: name.into(),
+        value: Some(value),
+        value_from: None,
+    };
+    let probe = |path: &str| Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.into()),
+            port: IntOrString::String("metrics".into()),
+            ..Default::default()
+        }),
+        period_seconds: Some(10),
+        ..Default::default()
+    };
+    let container = Container {
+        name: "node-agent".into(),
+        image: Some(config.node_agent_image.clone()),
+        image_pull_policy: settings.image_pull_policy.clone(),
+        env: Some(vec![
+            EnvVar {
+                name: "NODE_NAME".into(),
+                value_from: Some(EnvVarSource {
+                    field_ref: Some(ObjectFieldSelector {
+                        field_path: "spec.nodeName".into(),
+                        api_version: None,
+                    }),
+                    ..Default::default()
+                }),
+                value: None,
+            },
+            value("CORAL_LOG_LEVEL", settings.log_level.clone()),
+            value("CORAL_LOG_FORMAT", settings.log_format.clone()),
+            value(
+                "CORAL_DRAIN_INTERVAL",
+                settings.drain_interval_seconds.to_string(),
+            ),
+            value(
+                "CORAL_METRICS_ADDR",
+                format!("0.0.0.0:{}", settings.metrics_port),
+            ),
+        ]),
+        ports: Some(vec![ContainerPort {
+            name: Some("metrics".into()),
+            container_port: i32::from(settings.metrics_port),
+            protocol: Some("TCP".into()),
+            ..Default::default()
+        }]),
+        liveness_probe: Some(probe("/healthz")),
+        readiness_probe: Some(probe("/readyz")),
+        resources: settings.resources.clone(),
+        volume_mounts: Some(vec![
+            mount("bpffs", "/sys/fs/bpf", false),
+            mount("cgroup", "/sys/fs/cgroup", true),
+        ]),
+        security_context: Some(SecurityContext {
+            privileged: Some(false),
+            allow_privilege_escalation: Some(false),
+            read_only_root_filesystem: Some(true),
+            capabilities: Some(Capabilities {
+                add: Some(CAPABILITIES.iter().map(|c| c.to_string()).collect()),
+                drop: Some(vec!["ALL".into()]),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    // User labels first, so they can never replace the selector's.
+    let mut pod_labels = settings.pod_labels.clone();
+    pod_labels.extend(labels::node_agent_labels());
+    let non_empty =
+        |map: &std::collections::BTreeMap<String, String>| (!map.is_empty()).then(|| map.clone());
+    DaemonSet {
+        metadata: ObjectMeta {
+            name: Some(NODE_AGENT_NAME.into()),
+            namespace: Some(config.namespace.clone()),
+            labels: Some(labels::node_agent_labels()),
+            owner_references: owner.map(|owner| vec![owner]),
+            ..Default::default()
+        },
+        spec: DaemonSetSpec {
+            selector: LabelSelector {
+                match_labels: Some(labels::node_agent_selector_labels()),
+                match_expressions: None,
+            },
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(pod_labels),
+                    annotations: non_empty(&settings.pod_annotations),
+                    ..Default::default()
+                }),
+                spec: Some(PodSpec {
+                    service_account_name: Some(NODE_AGENT_NAME.into()),
+                    // Host PIDs map sockets to pods through /proc.
+                    host_pid: Some(true),
+                    containers: vec![container],
+                    volumes: Some(vec![
+                        host_path("bpffs", "/sys/fs/bpf"),
+                        host_path("cgroup", "/sys/fs/cgroup"),
+                    ]),
+                    tolerations: (!settings.tolerations.is_empty())
+                        .then(|| settings.tolerations.clone()),
+                    node_selector: non_empty(&settings.node_selector),
+                    priority_class_name: settings
+                        .priority_class_name
+                        .clone()
+                        .filter(|name| !name.is_empty()),
+                    image_pull_secrets: (!settings.image_pull_secrets.is_empty())
+                        .then(|| settings.image_pull_secrets.clone()),
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        },
+        status: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node_agent::NodeAgentSettings;
+
+    fn config(settings: &str) -> OperatorConfig {
+        OperatorConfig {
+            namespace: "coral-system".into(),
+            node_agent: NodeAgentSettings::parse(settings).unwrap(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn daemon_set_is_not_privileged_and_asks_for_documented_capabilities() {
+        let ds = daemon_set(&config(""), None);
+        assert_eq!(ds.metadata.namespace.as_deref(), Some("coral-system"));
+        assert_eq!(ds.metadata.owner_references, None);
+        let pod = ds.spec.template.spec.unwrap();
+        let security = pod.containers[0].security_context.clone().unwrap();
+        assert_eq!(security.privileged, Some(false));
+        let caps = security.capabilities.unwrap();
+        assert_eq!(caps.add.unwrap(), CAPABILITIES.map(String::from).to_vec());
+        assert_eq!(caps.drop.unwrap(), vec!["ALL".to_string()]);
+        // Default: every taint tolerated.
+        let tolerations = pod.tolerations.unwrap();
+        assert_eq!(tolerations[0].operator.as_deref(), Some("Exists"));
+    }
+
+    #[test]
+    fn settings_reach_the_pod_and_cannot_replace_selector_labels() {
+        let ds = daemon_set(
+            &config(
+                r#"{"resources":{"limits":{"memory":"100Mi"}},"nodeSelector":{"disk":"ssd"},
+                    "priorityClassName":"system-node-critical","logLevel":"debug",
+                    "podLabels":{"team":"sre","app.kubernetes.io/name":"mine"},
+                    "drainIntervalSeconds":2,"metricsPort":9500}"#,
+            ),
+            Some(OwnerReference {
+                api_version: "apps/v1".into(),
+                kind: "Deployment".into(),
+                name: "coral-operator".into(),
+                uid: "u-1".into(),
+                ..Default::default()
+            }),
+        );
+        assert_eq!(ds.metadata.owner_references.unwrap()[0].uid, "u-1");
+        let template = ds.spec.template;
+        let labels = template.metadata.unwrap().labels.unwrap();
+        assert_eq!(labels["team"], "sre");
+        assert_eq!(labels["app.kubernetes.io/name"], "coral-node-agent");
+        let pod = template.spec.unwrap();
+        assert_eq!(pod.node_selector.unwrap()["disk"], "ssd");
+        assert_eq!(
+            pod.priority_class_name.as_deref(),
+            Some("system-node-critical")
+        );
+        let container = &pod.containers[0];
+        let limits = container.resources.clone().unwrap().limits.unwrap();
+        assert_eq!(limits["memory"].0, "100Mi");
+        let env = container.env.clone().unwrap();
+        let var = |name: &str| env.iter().find(|e| e.name == name).unwrap().value.clone();
+        assert_eq!(var("CORAL_LOG_LEVEL").as_deref(), Some("debug"));
+        assert_eq!(var("CORAL_DRAIN_INTERVAL").as_deref(), Some("2"));
+        assert_eq!(var("CORAL_METRICS_ADDR").as_deref(), Some("0.0.0.0:9500"));
+        assert_eq!(container.ports.clone().unwrap()[0].container_port, 9500);
+    }
+}
