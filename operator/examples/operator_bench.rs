@@ -15,7 +15,7 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use coral_crds::{Colony, Connection};
 use futures::{FutureExt, StreamExt, TryStreamExt, stream};
-use k8s_openapi::api::core::v1::{Namespace, PersistentVolume};
+use k8s_openapi::api::core::v1::{Namespace, PersistentVolume, Pod};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -64,9 +64,16 @@ impl Operator {
         let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
+        let log_path =
+            std::env::temp_dir().join(format!("coral-operator-bench-{metrics_port}.log"));
+        let log = std::fs::File::create(&log_path)?;
         let child = Command::new(&binary)
             .env("KUBECONFIG", kubeconfig_path())
-            .env("RUST_LOG", "warn")
+            // CORAL_BENCH_LOG (a RUST_LOG filter) for a closer look.
+            .env(
+                "RUST_LOG",
+                std::env::var("CORAL_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .args([
                 "--namespace",
                 namespace,
@@ -77,10 +84,8 @@ impl Operator {
             ])
             .stdin(Stdio::null())
             // Keep the figures readable: operator logs go to a file.
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(
-                std::env::temp_dir().join(format!("coral-operator-bench-{metrics_port}.log")),
-            )?)
+            .stdout(log.try_clone()?)
+            .stderr(log)
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
         Ok(Self {
@@ -89,7 +94,8 @@ impl Operator {
         })
     }
 
-    async fn metric_sum(&self, prefix: &str) -> Result<u64> {
+    /// `(labels, value)` of every sample whose line starts with `prefix`.
+    async fn metric_samples(&self, prefix: &str) -> Result<Vec<(String, u64)>> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.metrics_port)).await?;
         stream
@@ -100,7 +106,22 @@ impl Operator {
         Ok(text
             .lines()
             .filter(|line| line.starts_with(prefix))
-            .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+            .filter_map(|line| {
+                let (series, value) = line.rsplit_once(' ')?;
+                Some((
+                    series[prefix.len()..].to_owned(),
+                    value.parse::<u64>().ok()?,
+                ))
+            })
+            .collect())
+    }
+
+    async fn metric_sum(&self, prefix: &str) -> Result<u64> {
+        Ok(self
+            .metric_samples(prefix)
+            .await?
+            .iter()
+            .map(|(_, v)| v)
             .sum())
     }
 
@@ -242,6 +263,8 @@ async fn bench(client: &Client, args: &Args, namespace: &str, agent_namespace: &
     );
 
     let deadline = started + Duration::from_secs(args.timeout);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let mut last_progress = 0;
     let (ready_colonies, ready_connections) = loop {
         let ready_colonies = colonies
             .list(&ListParams::default())
@@ -262,6 +285,29 @@ async fn bench(client: &Client, args: &Args, namespace: &str, agent_namespace: &
         {
             break (ready_colonies, ready_connections);
         }
+        // A timeline, to see which stage the time goes to.
+        if started.elapsed().as_secs() > last_progress {
+            last_progress = started.elapsed().as_secs();
+            let pods = pods
+                .list(&ListParams::default().labels("app.kubernetes.io/name=coral-colony"))
+                .await?
+                .items;
+            let ready_pods = pods
+                .iter()
+                .filter(|pod| {
+                    pod.status
+                        .as_ref()
+                        .and_then(|s| s.conditions.as_ref())
+                        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+                })
+                .count();
+            eprintln!(
+                "  {:>3} s: colony pods {}/{} created, {ready_pods} Ready; Colonies Ready {ready_colonies}; Connections Ready {ready_connections}",
+                last_progress,
+                pods.len(),
+                args.colonies
+            );
+        }
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     let to_ready = started.elapsed();
@@ -270,6 +316,12 @@ async fn bench(client: &Client, args: &Args, namespace: &str, agent_namespace: &
         to_ready.as_secs_f64()
     );
     let first_writes = operator.metric_sum("coral_operator_writes_total{").await?;
+    for (series, writes) in operator
+        .metric_samples("coral_operator_writes_total")
+        .await?
+    {
+        eprintln!("  writes {series}: {writes}");
+    }
     let first_rss = operator.peak_rss_kib()?;
     operator.stop()?;
 
@@ -293,6 +345,12 @@ async fn bench(client: &Client, args: &Args, namespace: &str, agent_namespace: &
     }
     let resync_time = resync_started.elapsed();
     let resync_writes = operator.metric_sum("coral_operator_writes_total{").await?;
+    for (series, writes) in operator
+        .metric_samples("coral_operator_writes_total")
+        .await?
+    {
+        eprintln!("  resync writes {series}: {writes}");
+    }
     let resync_rss = operator.peak_rss_kib()?;
     operator.stop()?;
 

@@ -4,17 +4,19 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use coral_crds::{Colony, Connection, WorkloadKind};
+use coral_crds::{Connection, WorkloadKind};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, Time};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{ListParams, Patch, PatchParams};
-use kube::core::Selector;
+use kube::api::{Patch, PatchParams};
+use kube::core::{Selector, SelectorExt};
 use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client, Resource, ResourceExt};
 
+use super::caches::Caches;
 use super::resolve::{Resolution, build_status};
 use crate::FIELD_MANAGER;
 use crate::apply::get_live;
@@ -24,9 +26,23 @@ use crate::error::{Error, Result};
 pub const CONTROLLER: &str = "connection";
 const RESYNC: Duration = Duration::from_secs(300);
 
-pub async fn reconcile(connection: Arc<Connection>, ctx: Arc<Context>) -> Result<Action> {
+/// A Connection reconcile's context: the operator's, and the caches of the
+/// controller's own watches.
+pub struct ConnectionContext {
+    pub ctx: Arc<Context>,
+    pub caches: Caches,
+}
+
+pub async fn reconcile(
+    connection: Arc<Connection>,
+    shared: Arc<ConnectionContext>,
+) -> Result<Action> {
+    let ctx = &shared.ctx;
     let started = Instant::now();
-    let result = reconcile_connection(&connection, &ctx).await;
+    // Before the first full lists, "no such Colony" or "no pods" would be
+    // a guess, and writing it a wasted (and wrong) status write.
+    shared.caches.wait_until_filled().await;
+    let result = reconcile_connection(&connection, &shared).await;
     ctx.metrics.record_reconcile(CONTROLLER, started.elapsed());
     if result.is_ok() {
         ctx.reset_backoff(&backoff_key(&connection));
@@ -34,7 +50,12 @@ pub async fn reconcile(connection: Arc<Connection>, ctx: Arc<Context>) -> Result
     result
 }
 
-pub fn error_policy(connection: Arc<Connection>, error: &Error, ctx: Arc<Context>) -> Action {
+pub fn error_policy(
+    connection: Arc<Connection>,
+    error: &Error,
+    shared: Arc<ConnectionContext>,
+) -> Action {
+    let ctx = &shared.ctx;
     ctx.metrics.record_error(CONTROLLER);
     let delay = ctx.next_backoff(&backoff_key(&connection));
     tracing::warn!(connection = %backoff_key(&connection), %error, retry_in = ?delay, "connection reconcile failed");
@@ -49,14 +70,18 @@ fn backoff_key(connection: &Connection) -> String {
     )
 }
 
-async fn reconcile_connection(connection: &Connection, ctx: &Context) -> Result<Action> {
+async fn reconcile_connection(
+    connection: &Connection,
+    shared: &ConnectionContext,
+) -> Result<Action> {
+    let ctx = &shared.ctx;
     if connection.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
     let namespace = connection
         .namespace()
         .ok_or(Error::MissingField("metadata.namespace"))?;
-    let resolution = resolve(connection, &namespace, &ctx.client).await?;
+    let resolution = resolve(connection, &namespace, &shared.caches, &ctx.client).await?;
     let now = Time(
         Timestamp::from_second(Timestamp::now().as_second()).unwrap_or_else(|_| Timestamp::now()),
     );
@@ -83,12 +108,14 @@ async fn reconcile_connection(connection: &Connection, ctx: &Context) -> Result<
     Ok(Action::requeue(RESYNC))
 }
 
-async fn resolve(connection: &Connection, namespace: &str, client: &Client) -> Result<Resolution> {
-    let colonies: Api<Colony> = Api::namespaced(client.clone(), namespace);
-    if get_live(&colonies, &connection.spec.colony_ref.name)
-        .await?
-        .is_none()
-    {
+async fn resolve(
+    connection: &Connection,
+    namespace: &str,
+    caches: &Caches,
+    client: &Client,
+) -> Result<Resolution> {
+    let colony = ObjectRef::new(&connection.spec.colony_ref.name).within(namespace);
+    if caches.colonies.get(&colony).is_none() {
         return Ok(Resolution::ColonyNotFound(namespace.to_string()));
     }
     let label_selector = match (&connection.spec.selector, &connection.spec.workload_ref) {
@@ -116,12 +143,15 @@ async fn resolve(connection: &Connection, namespace: &str, client: &Client) -> R
         Ok(selector) => selector,
         Err(problem) => return Ok(Resolution::InvalidSelector(problem.to_string())),
     };
-    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let list = pods
-        .list(&ListParams::default().labels_from(&selector))
-        .await
-        .map_err(Error::kube(format!("list pods in {namespace}")))?;
-    Ok(Resolution::Pods(list.items))
+    let pods = caches
+        .pods
+        .state()
+        .into_iter()
+        .filter(|pod| pod.metadata.namespace.as_deref() == Some(namespace))
+        .filter(|pod| selector.matches(pod.labels()))
+        .map(|pod| Pod::clone(&pod))
+        .collect();
+    Ok(Resolution::Pods(pods))
 }
 
 /// The pod selector of a workload, or None when it does not exist.
