@@ -2,12 +2,14 @@
 //! local cluster (`cargo xtask cluster up`), polling helpers, server
 //! processes under test, and network namespaces linked to the host.
 
+mod apiserver;
 mod binaries;
 mod cluster;
 mod netns;
 mod process;
 mod wait;
 
+pub use apiserver::restart_apiserver;
 pub use binaries::workspace_binary;
 pub use cluster::{client, kubeconfig_path, unique_namespace};
 pub use netns::{LinkedNetns, ip};

@@ -156,6 +156,12 @@ impl Operator {
             .unwrap_or(0))
     }
 
+    /// Whether the process is still running (it has not exited or crashed).
+    #[allow(dead_code)] // Not every test binary that shares this module asks.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// SIGTERM, then wait for a clean exit.
     pub fn stop(mut self) -> Result<()> {
         let pid = self.child.id().to_string();
