@@ -16,6 +16,7 @@ mod router;
 mod server;
 mod signals;
 mod unary;
+mod workers;
 
 pub use dispatch::ConnectService;
 pub use error::{ConnectError, code_name, http_status};

@@ -38,6 +38,10 @@ struct Args {
     /// Seconds of measured lookups (after one second of warm-up).
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// The server's `--connection-threads`; repeat to compare settings in
+    /// one run (each gets its own server). Default: the server's default.
+    #[arg(long)]
+    connection_threads: Vec<u16>,
 }
 
 /// The server process; killed on drop so nothing is left running.
@@ -50,8 +54,12 @@ impl Drop for ServerProcess {
     }
 }
 
-fn start_server(binary: &PathBuf) -> Result<(ServerProcess, String)> {
-    let mut child = Command::new(binary)
+fn start_server(binary: &PathBuf, threads: Option<u16>) -> Result<(ServerProcess, String)> {
+    let mut command = Command::new(binary);
+    if let Some(threads) = threads {
+        command.args(["--connection-threads", &threads.to_string()]);
+    }
+    let mut child = command
         .args(["--port", "0", "--bind", "127.0.0.1", "--log-format", "json"])
         .args(["--log-level", "info", "--register-rate-limit", "0"])
         .args(["--ttl", "3600"])
@@ -211,11 +219,36 @@ async fn run(args: Args) -> Result<()> {
             .context("cannot locate the target directory")?
             .join("coral-discovery"),
     };
-    let (server, addr) = start_server(&binary)?;
+    let settings: Vec<Option<u16>> = if args.connection_threads.is_empty() {
+        vec![None]
+    } else {
+        args.connection_threads.iter().copied().map(Some).collect()
+    };
+    let mut rates = Vec::new();
+    for threads in settings {
+        let label = threads.map_or("default".to_owned(), |n| n.to_string());
+        println!("\n--connection-threads {label}");
+        rates.push((label, measure(&binary, threads, &args).await?));
+    }
+    if rates.len() > 1 {
+        let (first_label, first) = &rates[0];
+        for (label, rate) in &rates[1..] {
+            println!(
+                "ratio lookups/s, --connection-threads {label} / {first_label}: {:.2}",
+                rate / first
+            );
+        }
+    }
+    Ok(())
+}
+
+/// One server with one setting: registrations, then lookups. Returns lookups/s.
+async fn measure(binary: &PathBuf, threads: Option<u16>, args: &Args) -> Result<f64> {
+    let (server, addr) = start_server(binary, threads)?;
     let server_pid = server.0.id();
     println!("coral-discovery at {addr} ({})", binary.display());
 
-    let took = register_all(&addr, &args).await?;
+    let took = register_all(&addr, args).await?;
     println!(
         "registrations: {} colonies in {:.2} s = {:.0} registrations/s ({} in flight, gRPC)",
         args.colonies,
@@ -271,6 +304,7 @@ async fn run(args: Args) -> Result<()> {
         percentile(&latencies, 0.999),
         percentile(&latencies, 1.0),
     );
+    let rate = latencies.len() as f64 / measured;
     let count = latencies.len().max(1) as f64;
     if let (Some(before), Some(after), Some(own_before), Some(own_after)) =
         (cpu_before, cpu_after, own_before, own_after)
@@ -292,12 +326,14 @@ async fn run(args: Args) -> Result<()> {
             cores / ((server + client) / count)
         );
     }
-    Ok(())
+    Ok(rate)
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    tokio::runtime::Builder::new_multi_thread()
+    // One thread: the load generator shares the cores with the server, and
+    // a single-threaded client costs the least per request.
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
         .block_on(run(args))

@@ -50,6 +50,11 @@ pub struct Config {
     /// Most live colonies (and, separately, agents) held at once.
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_entries: u32,
+
+    /// Threads serving connections, each on its own single-threaded runtime
+    /// (0: one shared multi-threaded runtime). Default: one per core.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(0..=1024))]
+    pub connection_threads: Option<u16>,
 }
 
 /// A finite, non-negative rate (a negative or NaN rate must not silently
@@ -66,6 +71,14 @@ fn parse_rate(text: &str) -> Result<f64, String> {
 impl Config {
     pub fn ttl(&self) -> Duration {
         Duration::from_secs(self.ttl.into())
+    }
+
+    /// `--connection-threads`, defaulting to the number of cores.
+    pub fn connection_threads(&self) -> usize {
+        self.connection_threads.map_or_else(
+            || std::thread::available_parallelism().map_or(1, |n| n.get()),
+            usize::from,
+        )
     }
 
     pub fn cleanup_interval(&self) -> Duration {

@@ -4,11 +4,22 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use coral_discovery::Config;
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
     let config = Config::parse();
     coral_logging::init(config.log_level, config.log_format);
-    let shutdown = coral_connect::shutdown_signal().context("cannot handle SIGINT/SIGTERM")?;
-    coral_discovery::run(config, shutdown).await?;
-    Ok(())
+    // With connection threads, this runtime only accepts and runs the
+    // cleanup timer; without them it serves the connections too.
+    let runtime = if config.connection_threads() > 0 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    }
+    .enable_all()
+    .build()
+    .context("cannot start the tokio runtime")?;
+    runtime.block_on(async {
+        let shutdown = coral_connect::shutdown_signal().context("cannot handle SIGINT/SIGTERM")?;
+        coral_discovery::run(config, shutdown).await?;
+        Ok(())
+    })
 }

@@ -62,13 +62,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         ready.store(false, Ordering::Relaxed);
         tracing::info!("Shutting down: no new connections, finishing in-flight requests");
     };
-    coral_connect::serve(
-        listener,
-        service,
-        coral_connect::ServeOptions::default(),
-        shutdown,
-    )
-    .await;
+    // Lookups are tiny: much of their cost is waking other threads, so each
+    // core serves its share of the connections on its own runtime.
+    let options = coral_connect::ServeOptions {
+        connection_threads: config.connection_threads(),
+        ..Default::default()
+    };
+    coral_connect::serve(listener, service, options, shutdown).await;
     cleanup.abort();
     tracing::info!("Discovery service stopped");
     Ok(())

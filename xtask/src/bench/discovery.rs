@@ -24,6 +24,10 @@ pub struct Args {
     seconds: u64,
 }
 
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 pub fn run(args: Args) -> Result<()> {
     let build = cargo()
         .args(["build", "--release", "-p", "coral-discovery"])
@@ -40,6 +44,10 @@ pub fn run(args: Args) -> Result<()> {
         .args(["--connections", &args.connections.to_string()])
         .args(["--streams", &args.streams.to_string()])
         .args(["--seconds", &args.seconds.to_string()])
+        // The shared multi-threaded runtime first, as the baseline; then
+        // one single-threaded runtime per core (the server's default).
+        .args(["--connection-threads", "0"])
+        .args(["--connection-threads", &cores().to_string()])
         .status()
         .context("could not start the discovery load generator")?;
     if !status.success() {
