@@ -15,18 +15,7 @@ use serde_json::json;
 
 #[tokio::test]
 async fn operator_reconciles_again_after_the_apiserver_restarts() -> Result<()> {
-    let client = support::client().await?;
-    support::install_crds(&client).await?;
-    let _one_operator = support::operator_lock().lock().await;
-    let namespace = support::namespace(&client, "restart-e2e").await?;
-    let agent_namespace = support::namespace(&client, "restart-e2e-system").await?;
-    let result = scenario(&client, &namespace, &agent_namespace).await;
-    // A fresh client: the old one's connections died with the apiserver.
-    if let Ok(client) = support::client().await {
-        support::delete_namespace(&client, &namespace).await;
-        support::delete_namespace(&client, &agent_namespace).await;
-    }
-    result
+    support::in_fresh_namespaces("restart", scenario).await
 }
 
 async fn scenario(client: &kube::Client, namespace: &str, agent_namespace: &str) -> Result<()> {

@@ -21,17 +21,7 @@ const CONNECTIONS: usize = 40;
 
 #[tokio::test]
 async fn connections_present_at_start_all_get_a_status() -> Result<()> {
-    let client = support::client().await?;
-    support::install_crds(&client).await?;
-    let _one_operator = support::operator_lock().lock().await;
-    // "a0" sorts before other tests' namespaces, so these Connections are
-    // among the first the operator's initial list hands out.
-    let namespace = support::namespace(&client, "a0-burst").await?;
-    let agent_namespace = support::namespace(&client, "a0-burst-system").await?;
-    let result = scenario(&client, &namespace, &agent_namespace).await;
-    support::delete_namespace(&client, &namespace).await;
-    support::delete_namespace(&client, &agent_namespace).await;
-    result
+    support::in_fresh_namespaces("a0-burst", scenario).await
 }
 
 async fn scenario(client: &kube::Client, namespace: &str, agent_namespace: &str) -> Result<()> {

@@ -15,15 +15,7 @@ use serde_json::json;
 
 #[tokio::test]
 async fn only_the_leader_writes_and_a_standby_takes_over() -> Result<()> {
-    let client = support::client().await?;
-    support::install_crds(&client).await?;
-    let _one_operator = support::operator_lock().lock().await;
-    let namespace = support::namespace(&client, "leader-e2e").await?;
-    let agent_namespace = support::namespace(&client, "coral-system-leader").await?;
-    let result = scenario(&client, &namespace, &agent_namespace).await;
-    support::delete_namespace(&client, &namespace).await;
-    support::delete_namespace(&client, &agent_namespace).await;
-    result
+    support::in_fresh_namespaces("leader", scenario).await
 }
 
 async fn scenario(client: &Client, namespace: &str, agent_namespace: &str) -> Result<()> {

@@ -18,15 +18,7 @@ use serde_json::json;
 
 #[tokio::test]
 async fn reef_lifecycle_with_operator() -> Result<()> {
-    let client = support::client().await?;
-    support::install_crds(&client).await?;
-    let _one_operator = support::operator_lock().lock().await;
-    let namespace = support::namespace(&client, "reef-e2e").await?;
-    let agent_namespace = support::namespace(&client, "coral-system-reef").await?;
-    let result = scenario(&client, &namespace, &agent_namespace).await;
-    support::delete_namespace(&client, &namespace).await;
-    support::delete_namespace(&client, &agent_namespace).await;
-    result
+    support::in_fresh_namespaces("reef", scenario).await
 }
 
 fn ready_reason(reef: &Reef) -> Option<(String, String)> {

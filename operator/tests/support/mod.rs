@@ -79,6 +79,28 @@ pub async fn delete_namespace(client: &Client, name: &str) {
         .await;
 }
 
+/// Runs `scenario` as the only operator test at a time, with the CRDs
+/// installed, in two fresh namespaces (the objects' and the operator's)
+/// that are deleted afterwards whatever the outcome. `prefix` names them.
+#[allow(dead_code)] // Not every test binary that shares this module uses it.
+pub async fn in_fresh_namespaces(
+    prefix: &str,
+    scenario: impl AsyncFnOnce(&Client, &str, &str) -> Result<()>,
+) -> Result<()> {
+    let client = client().await?;
+    install_crds(&client).await?;
+    let _one_operator = operator_lock().lock().await;
+    let objects = namespace(&client, &format!("{prefix}-e2e")).await?;
+    let operator = namespace(&client, &format!("{prefix}-system")).await?;
+    let result = scenario(&client, &objects, &operator).await;
+    // A fresh client: a scenario may have restarted the API server.
+    if let Ok(client) = self::client().await {
+        delete_namespace(&client, &objects).await;
+        delete_namespace(&client, &operator).await;
+    }
+    result
+}
+
 /// Polls `check` until it yields `Some`, or fails naming `what`.
 pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> Result<T>
 where
