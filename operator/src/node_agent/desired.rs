@@ -18,15 +18,18 @@ use crate::labels::{self, NODE_AGENT_NAME};
 /// namespaces for pod attribution (SYS_PTRACE).
 pub const CAPABILITIES: [&str; 5] = ["BPF", "PERFMON", "NET_ADMIN", "SYS_RESOURCE", "SYS_PTRACE"];
 
+/// The agent's `--state-dir` default, kept on the node.
+pub const STATE_DIR: &str = "/var/lib/coral-node-agent";
+
 /// Desired DaemonSet. `owner` is the operator's own Deployment, so that
 /// uninstalling the operator garbage-collects the DaemonSet too.
 pub fn daemon_set(config: &OperatorConfig, owner: Option<OwnerReference>) -> DaemonSet {
     let settings = &config.node_agent;
-    let host_path = |name: &str, path: &str| Volume {
+    let host_path = |name: &str, path: &str, type_: &str| Volume {
         name: name.into(),
         host_path: Some(HostPathVolumeSource {
             path: path.into(),
-            type_: Some("Directory".into()),
+            type_: Some(type_.into()),
         }),
         ..Default::default()
     };
@@ -90,6 +93,8 @@ pub fn daemon_set(config: &OperatorConfig, owner: Option<OwnerReference>) -> Dae
         volume_mounts: Some(vec![
             mount("bpffs", "/sys/fs/bpf", false),
             mount("cgroup", "/sys/fs/cgroup", true),
+            mount("state", STATE_DIR, false),
+            mount("tun", "/dev/net/tun", false),
         ]),
         security_context: Some(SecurityContext {
             privileged: Some(false),
@@ -133,8 +138,13 @@ pub fn daemon_set(config: &OperatorConfig, owner: Option<OwnerReference>) -> Dae
                     host_pid: Some(true),
                     containers: vec![container],
                     volumes: Some(vec![
-                        host_path("bpffs", "/sys/fs/bpf"),
-                        host_path("cgroup", "/sys/fs/cgroup"),
+                        host_path("bpffs", "/sys/fs/bpf", "Directory"),
+                        host_path("cgroup", "/sys/fs/cgroup", "Directory"),
+                        // The node's WireGuard key and batch sequence outlive
+                        // the pod; the root filesystem is read-only.
+                        host_path("state", STATE_DIR, "DirectoryOrCreate"),
+                        // Container runtimes do not pass the TUN device by default.
+                        host_path("tun", "/dev/net/tun", "CharDevice"),
                     ]),
                     tolerations: (!settings.tolerations.is_empty())
                         .then(|| settings.tolerations.clone()),
@@ -178,6 +188,14 @@ mod tests {
         let caps = security.capabilities.unwrap();
         assert_eq!(caps.add.unwrap(), CAPABILITIES.map(String::from).to_vec());
         assert_eq!(caps.drop.unwrap(), vec!["ALL".to_string()]);
+        // The key survives pod restarts; the mesh has its device.
+        let volumes = pod.volumes.clone().unwrap();
+        let path_of = |name: &str| {
+            let volume = volumes.iter().find(|v| v.name == name).unwrap();
+            volume.host_path.clone().unwrap().path
+        };
+        assert_eq!(path_of("state"), STATE_DIR);
+        assert_eq!(path_of("tun"), "/dev/net/tun");
         // Default: every taint tolerated.
         let tolerations = pod.tolerations.unwrap();
         assert_eq!(tolerations[0].operator.as_deref(), Some("Exists"));
