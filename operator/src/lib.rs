@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod node_agent;
 pub mod reef;
 pub mod run;
+pub mod tolerant_watch;
 
 pub use context::{Context, OperatorConfig};
 pub use error::Error;

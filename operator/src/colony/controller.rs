@@ -10,9 +10,10 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use kube::Api;
 use kube::runtime::{Controller, watcher};
 
-use super::reconcile::{error_policy, reconcile};
+use super::reconcile::{CONTROLLER, error_policy, reconcile};
 use crate::context::Context;
 use crate::labels::MANAGED_BY_SELECTOR;
+use crate::tolerant_watch;
 
 pub fn run(
     ctx: Arc<Context>,
@@ -20,22 +21,20 @@ pub fn run(
 ) -> impl Future<Output = ()> {
     let client = ctx.client.clone();
     let children = watcher::Config::default().labels(MANAGED_BY_SELECTOR);
-    Controller::new(
-        Api::<Colony>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .with_config(crate::context::controller_config())
-    .owns(Api::<StatefulSet>::all(client.clone()), children.clone())
-    .owns(Api::<Deployment>::all(client.clone()), children.clone())
-    .owns(Api::<Service>::all(client.clone()), children.clone())
-    .owns(Api::<ConfigMap>::all(client.clone()), children.clone())
-    .owns(Api::<Secret>::all(client), children)
-    .graceful_shutdown_on(shutdown)
-    .run(reconcile, error_policy, ctx)
-    .for_each(|result| async move {
-        match result {
-            Ok((object, _)) => tracing::debug!(colony = %object, "reconciled"),
-            Err(error) => tracing::debug!(%error, "colony controller event"),
-        }
-    })
+    let (colonies, changes) = tolerant_watch::watch::<Colony>(ctx.clone(), CONTROLLER);
+    Controller::for_stream(changes, colonies)
+        .with_config(crate::context::controller_config())
+        .owns(Api::<StatefulSet>::all(client.clone()), children.clone())
+        .owns(Api::<Deployment>::all(client.clone()), children.clone())
+        .owns(Api::<Service>::all(client.clone()), children.clone())
+        .owns(Api::<ConfigMap>::all(client.clone()), children.clone())
+        .owns(Api::<Secret>::all(client), children)
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            match result {
+                Ok((object, _)) => tracing::debug!(colony = %object, "reconciled"),
+                Err(error) => tracing::debug!(%error, "colony controller event"),
+            }
+        })
 }

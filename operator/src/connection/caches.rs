@@ -3,18 +3,21 @@
 
 use coral_crds::Colony;
 use k8s_openapi::api::core::v1::Pod;
+use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::Store;
 use tokio::sync::OnceCell;
 
 pub struct Caches {
     pub pods: Store<Pod>,
-    pub colonies: Store<Colony>,
+    /// Metadata only: existence is all a Connection asks of its Colony, and
+    /// a Colony the operator cannot parse must not hide the others.
+    pub colonies: Store<PartialObjectMeta<Colony>>,
     /// Set once both caches hold their first full list.
     filled: OnceCell<()>,
 }
 
 impl Caches {
-    pub fn new(pods: Store<Pod>, colonies: Store<Colony>) -> Self {
+    pub fn new(pods: Store<Pod>, colonies: Store<PartialObjectMeta<Colony>>) -> Self {
         Self {
             pods,
             colonies,
@@ -49,7 +52,7 @@ mod tests {
     #[tokio::test]
     async fn every_concurrent_waiter_wakes_once_both_caches_are_filled() {
         let (pods, mut pod_writer) = reflector::store::<Pod>();
-        let (colonies, mut colony_writer) = reflector::store::<Colony>();
+        let (colonies, mut colony_writer) = reflector::store::<PartialObjectMeta<Colony>>();
         let caches = Arc::new(Caches::new(pods, colonies));
         let waiters: Vec<_> = (0..16)
             .map(|_| {

@@ -8,25 +8,24 @@ use std::sync::Arc;
 use coral_crds::{Colony, Connection};
 use futures::{Future, StreamExt};
 use k8s_openapi::api::core::v1::{Pod, PodStatus};
-use kube::core::{Selector, SelectorExt};
+use kube::core::{PartialObjectMeta, Selector, SelectorExt};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 
 use super::caches::Caches;
-use super::reconcile::{ConnectionContext, error_policy, reconcile};
+use super::reconcile::{CONTROLLER, ConnectionContext, error_policy, reconcile};
 use crate::context::Context;
+use crate::tolerant_watch;
 
 pub fn run(
     ctx: Arc<Context>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) -> impl Future<Output = ()> {
     let client = ctx.client.clone();
-    let controller = Controller::new(
-        Api::<Connection>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .with_config(crate::context::controller_config());
+    let (connections, changes) = tolerant_watch::watch::<Connection>(ctx.clone(), CONTROLLER);
+    let controller = Controller::for_stream(changes, connections)
+        .with_config(crate::context::controller_config());
     let by_pod = controller.store();
     let by_colony = controller.store();
     let (pods, pod_writer) = reflector::store();
@@ -36,10 +35,13 @@ pub fn run(
         .reflect(pod_writer)
         .touched_objects();
     let (colonies, colony_writer) = reflector::store();
-    let colony_changes = watcher(Api::<Colony>::all(client), watcher::Config::default())
-        .default_backoff()
-        .reflect(colony_writer)
-        .touched_objects();
+    let colony_changes = watcher(
+        Api::<PartialObjectMeta<Colony>>::all(client),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .reflect(colony_writer)
+    .touched_objects();
     let shared = Arc::new(ConnectionContext {
         ctx,
         caches: Caches::new(pods, colonies),
@@ -89,7 +91,10 @@ fn connections_selecting(store: &Store<Connection>, pod: &Pod) -> Vec<ObjectRef<
         .collect()
 }
 
-fn connections_naming(store: &Store<Connection>, colony: &Colony) -> Vec<ObjectRef<Connection>> {
+fn connections_naming(
+    store: &Store<Connection>,
+    colony: &PartialObjectMeta<Colony>,
+) -> Vec<ObjectRef<Connection>> {
     let namespace = colony.namespace();
     let name = colony.name_any();
     store

@@ -10,9 +10,10 @@ use k8s_openapi::api::networking::v1::Ingress;
 use kube::Api;
 use kube::runtime::{Controller, watcher};
 
-use super::reconcile::{error_policy, reconcile};
+use super::reconcile::{CONTROLLER, error_policy, reconcile};
 use crate::context::Context;
 use crate::labels::MANAGED_BY_SELECTOR;
+use crate::tolerant_watch;
 
 pub fn run(
     ctx: Arc<Context>,
@@ -20,7 +21,8 @@ pub fn run(
 ) -> impl Future<Output = ()> {
     let client = ctx.client.clone();
     let children = watcher::Config::default().labels(MANAGED_BY_SELECTOR);
-    Controller::new(Api::<Reef>::all(client.clone()), watcher::Config::default())
+    let (reefs, changes) = tolerant_watch::watch::<Reef>(ctx.clone(), CONTROLLER);
+    Controller::for_stream(changes, reefs)
         .with_config(crate::context::controller_config())
         .owns(Api::<Deployment>::all(client.clone()), children.clone())
         .owns(Api::<Service>::all(client.clone()), children.clone())
