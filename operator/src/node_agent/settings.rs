@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use clap::ValueEnum;
+use coral_logging::{LogFormat, LogLevel};
 use k8s_openapi::api::core::v1::{LocalObjectReference, ResourceRequirements, Toleration};
 use serde::{Deserialize, Serialize};
 
@@ -76,10 +78,15 @@ impl NodeAgentSettings {
         } else {
             serde_json::from_str(json)?
         };
-        if !["debug", "info", "warn", "error"].contains(&settings.log_level.as_str()) {
+        // The agent's own flag values decide what is valid, so the two
+        // cannot drift; `auto` is left out because a pod has no terminal.
+        if LogLevel::from_str(&settings.log_level, false).is_err() {
             return Err(SettingsError::LogLevel(settings.log_level));
         }
-        if !["json", "human"].contains(&settings.log_format.as_str()) {
+        if !matches!(
+            LogFormat::from_str(&settings.log_format, false),
+            Ok(LogFormat::Json | LogFormat::Human)
+        ) {
             return Err(SettingsError::LogFormat(settings.log_format));
         }
         if !(1..=3600).contains(&settings.drain_interval_seconds) {
@@ -115,6 +122,7 @@ mod tests {
     fn bad_settings_name_the_field() {
         let error = |json: &str| NodeAgentSettings::parse(json).unwrap_err().to_string();
         assert!(error(r#"{"logLevel":"loud"}"#).contains("logLevel \"loud\""));
+        assert!(error(r#"{"logFormat":"auto"}"#).contains("logFormat \"auto\""));
         assert!(error(r#"{"drainIntervalSeconds":0}"#).contains("drainIntervalSeconds"));
         assert!(error(r#"{"nodeSelectr":{}}"#).contains("unknown field `nodeSelectr`"));
         assert!(error("{").contains("expected JSON"));
