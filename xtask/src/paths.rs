@@ -34,16 +34,3 @@ pub fn cargo_target_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| cache_dir().join("target"))
 }
-
-/// Cargo target dir for `cargo clippy`, beside the test one. Clippy and the
-/// test build leave the shared build script of libduckdb-sys with different
-/// fingerprints, so in one dir each re-ran DuckDB's 20-minute C++ build
-/// after the other; apart, both stay incremental.
-pub fn clippy_target_dir() -> PathBuf {
-    let test_dir = cargo_target_dir();
-    let name = test_dir
-        .file_name()
-        .map(|name| format!("{}-clippy", name.to_string_lossy()))
-        .unwrap_or_else(|| "target-clippy".to_owned());
-    test_dir.with_file_name(name)
-}
