@@ -6,10 +6,16 @@
 //! `CARGO_MANIFEST_DIR`), so a build from a clone at another path, or from a
 //! plain shell, saw them "change": ring rebuilt, and with it everything above
 //! it, DuckDB's 20-minute C++ build included. Nested cargo gets them removed.
+//!
+//! `cargo clippy` and `cargo test` build libduckdb-sys's build script as
+//! different units (check and build mode resolve host dependencies apart),
+//! so each runs DuckDB's C++ build into its own OUT_DIR. With ccache as the
+//! C/C++ compiler wrapper (cc-rs takes `CXX="ccache c++"`) the second build
+//! is cache hits: a cold `cargo xtask test` compiles DuckDB once.
 
 use std::process::Command;
 
-use crate::paths;
+use crate::{paths, process};
 
 /// Variables `cargo run` sets for the program it runs, which describe xtask
 /// itself rather than the build nested cargo is asked for.
@@ -35,6 +41,11 @@ pub fn command() -> Command {
         if name.to_string_lossy().starts_with("CARGO_PKG_") {
             cmd.env_remove(name);
         }
+    }
+    if process::on_path("ccache") {
+        cmd.env("CC", "ccache cc")
+            .env("CXX", "ccache c++")
+            .env("CCACHE_DIR", paths::cache_dir().join("ccache"));
     }
     cmd
 }

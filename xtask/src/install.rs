@@ -15,7 +15,18 @@ const BPF_LINKER_VERSION: &str = "0.10.4";
 pub fn ensure_test_prerequisites() -> Result<()> {
     ensure_rust_src()?;
     ensure_bpf_linker()?;
+    ensure_ccache()?;
     ensure_clickhouse_server()
+}
+
+/// ccache makes DuckDB's C++ build, which clippy and the tests each run
+/// (`cargo.rs`), cost its 20 minutes once.
+pub fn ensure_ccache() -> Result<()> {
+    if process::on_path("ccache") {
+        return Ok(());
+    }
+    eprintln!("xtask: installing ccache (DuckDB's C++ is then compiled once, not per build)");
+    apt_install("ccache", "the C++ build of DuckDB is cached with it")
 }
 
 /// `-Z build-std=core` for bpfel-unknown-none needs the standard library
@@ -61,17 +72,21 @@ pub fn ensure_clickhouse_server() -> Result<()> {
         return Ok(());
     }
     eprintln!("xtask: installing clickhouse-server (the colony's ClickHouse store tests)");
+    apt_install("clickhouse-server", "the colony's ClickHouse tests need it")
+}
+
+/// `apt-get install -y package`, refreshing the package lists first if that
+/// fails (a fresh machine may have none yet).
+fn apt_install(package: &str, why: &str) -> Result<()> {
     let apt = |args: &[&str]| {
         let mut cmd = Command::new("apt-get");
         cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
         cmd
     };
-    // A fresh machine may have no package lists yet.
-    if process::run(&mut apt(&["install", "-y", "clickhouse-server"])).is_err() {
+    if process::run(&mut apt(&["install", "-y", package])).is_err() {
         process::run(&mut apt(&["update"])).context("apt-get update failed")?;
-        process::run(&mut apt(&["install", "-y", "clickhouse-server"])).context(
-            "apt-get install clickhouse-server failed; the colony's ClickHouse tests need it",
-        )?;
+        process::run(&mut apt(&["install", "-y", package]))
+            .with_context(|| format!("apt-get install {package} failed; {why}"))?;
     }
     Ok(())
 }
