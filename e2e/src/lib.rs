@@ -5,6 +5,7 @@
 mod apiserver;
 mod binaries;
 mod cluster;
+mod crds;
 mod netns;
 mod process;
 mod wait;
@@ -12,6 +13,7 @@ mod wait;
 pub use apiserver::restart_apiserver;
 pub use binaries::workspace_binary;
 pub use cluster::{client, kubeconfig_path, unique_namespace};
+pub use crds::install_crds;
 pub use netns::{LinkedNetns, ip};
 pub use process::ServerProcess;
 pub use wait::poll_until;

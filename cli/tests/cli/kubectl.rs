@@ -9,9 +9,8 @@ use assert_cmd::Command;
 use coral_crds::{Colony, Connection};
 use k8s_openapi::api::core::v1::{Endpoints, Namespace, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use kube::{Client, CustomResourceExt};
 use predicates::prelude::*;
 use serde_json::{Value, json};
 
@@ -30,47 +29,6 @@ fn kubectl_coral(namespace: &str) -> Command {
         .args(["-n", namespace])
         .timeout(Duration::from_secs(120));
     command
-}
-
-/// Server-side applies the CRDs (from the Rust types) if the cluster
-/// lacks them, and waits until they are served.
-async fn install_crds(client: &Client) {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in [Colony::crd(), Connection::crd()] {
-        let name = crd.metadata.name.clone().unwrap();
-        api.patch(
-            &name,
-            &PatchParams::apply("coral-e2e").force(),
-            &Patch::Apply(&crd),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("installing CRD {name}: {e}"));
-        coral_e2e::poll_until(
-            &format!("CRD {name} established"),
-            Duration::from_secs(30),
-            || {
-                let api = api.clone();
-                let name = name.clone();
-                async move {
-                    let crd = api.get(&name).await?;
-                    let established = crd
-                        .status
-                        .and_then(|s| s.conditions)
-                        .unwrap_or_default()
-                        .iter()
-                        .any(|c| c.type_ == "Established" && c.status == "True");
-                    anyhow::Ok(if established {
-                        Ok(())
-                    } else {
-                        Err("not established")
-                    })
-                }
-            },
-        )
-        .await
-        .unwrap();
-    }
-    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 /// This machine's first global IPv4 address: the API server refuses to
@@ -184,7 +142,7 @@ async fn create_colony(client: &Client, ns: &str, name: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_coral_on_the_local_cluster() {
     let client = coral_e2e::client().await.expect("local cluster");
-    install_crds(&client).await;
+    coral_e2e::install_crds(&client).await.unwrap();
     let ns = coral_e2e::unique_namespace(&client, "cli").await.unwrap();
 
     // No colony yet.

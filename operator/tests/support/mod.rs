@@ -10,9 +10,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use kube::{Client, CustomResourceExt};
+use kube::Client;
+use kube::api::{Api, DeleteParams};
 
 /// One operator at a time: tests that run one hold this lock.
 pub fn operator_lock() -> &'static tokio::sync::Mutex<()> {
@@ -24,49 +23,7 @@ pub fn operator_lock() -> &'static tokio::sync::Mutex<()> {
 pub use coral_e2e::{client, kubeconfig_path};
 
 /// Applies the CRDs from the Rust types and waits until they are served.
-pub async fn install_crds(client: &Client) -> Result<()> {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let crds = [
-        coral_crds::Colony::crd(),
-        coral_crds::Connection::crd(),
-        coral_crds::Reef::crd(),
-    ];
-    for crd in &crds {
-        let name = crd.metadata.name.clone().unwrap_or_default();
-        api.patch(
-            &name,
-            &PatchParams::apply("coral-e2e").force(),
-            &Patch::Apply(crd),
-        )
-        .await
-        .with_context(|| format!("installing CRD {name}"))?;
-    }
-    for crd in &crds {
-        let name = crd.metadata.name.clone().unwrap_or_default();
-        eventually(
-            Duration::from_secs(30),
-            &format!("CRD {name} established"),
-            || {
-                let api = api.clone();
-                let name = name.clone();
-                async move {
-                    let crd = api.get(&name).await?;
-                    let established = crd
-                        .status
-                        .and_then(|s| s.conditions)
-                        .unwrap_or_default()
-                        .iter()
-                        .any(|c| c.type_ == "Established" && c.status == "True");
-                    Ok(established.then_some(()))
-                }
-            },
-        )
-        .await?;
-    }
-    // Discovery of new CRDs lags establishment a little.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    Ok(())
-}
+pub use coral_e2e::install_crds;
 
 /// A fresh namespace; deleted by the caller at the end.
 pub async fn namespace(client: &Client, prefix: &str) -> Result<String> {
