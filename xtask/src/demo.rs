@@ -1,10 +1,10 @@
 //! `cargo xtask demo`: the main job. Brings up the local cluster, installs
 //! Coral's CRDs, runs the operator against it, and deploys the demo app of
-//! `examples/demo` (a Colony, a three-tier app and a Connection per tier),
-//! then shows what Coral made of it.
-//!
-//! What is not here yet (later issues): the colony server itself, node-agents
-//! observing real traffic, and `kubectl coral status|topology`.
+//! `examples/demo` (a Colony, a three-tier app behind Services and a
+//! Connection per tier), shows what Coral made of it, then runs the real
+//! processes (`coral-demo`: the colony pod, the node-agent, the app in
+//! network namespaces) until traffic shows in `kubectl coral status` and
+//! `kubectl coral topology`.
 
 use std::fs::{self, File};
 use std::path::Path;
@@ -17,8 +17,8 @@ use crate::{cluster, paths, process};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Stop the operator and return once the demo is shown, instead of
-    /// keeping the operator in the foreground until Ctrl-C.
+    /// Stop everything and return once the demo is shown, instead of
+    /// running until Ctrl-C.
     #[arg(long)]
     exit: bool,
 }
@@ -27,6 +27,7 @@ const OPERATOR_HTTP: &str = "127.0.0.1:18080";
 
 pub fn run(args: Args) -> Result<()> {
     let root = paths::workspace_root();
+    crate::install::ensure_ccache()?;
     let running = cluster::up(&cluster::state_dir())?;
     let kubectl = || {
         let mut cmd = Command::new(running.bin_dir.join("kubectl"));
@@ -35,13 +36,16 @@ pub fn run(args: Args) -> Result<()> {
         cmd
     };
 
-    step("build coral-operator");
+    step("build coral-operator, coral-colony, coral-node-agent, kubectl-coral and the demo app");
     let target = paths::cargo_target_dir();
     process::run(crate::cargo::command().args([
         "build",
         "--quiet",
-        "--package",
-        "coral-operator",
+        "--package=coral-operator",
+        "--package=coral-colony",
+        "--package=coral-node-agent",
+        "--package=coral-cli",
+        "--package=coral-demo",
     ]))?;
 
     step("install CRDs");
@@ -112,17 +116,35 @@ pub fn run(args: Args) -> Result<()> {
     step("the node-agent DaemonSet the operator keeps while a Colony exists");
     process::run(kubectl().args(["get", "daemonsets", "--namespace=coral-system"]))?;
 
+    let demo_dir = cluster::state_dir().root().join("demo");
+    let mut coral_demo = Command::new(target.join("debug/coral-demo"));
+    coral_demo
+        .env("KUBECONFIG", &running.kubeconfig)
+        .arg("--dir")
+        .arg(&demo_dir);
+    if args.exit {
+        coral_demo.arg("--exit");
+    }
+    // Ctrl-C reaches every process of the terminal's group: coral-demo
+    // cleans up on it, and xtask waits for that, then stops the operator.
+    ignore_interrupts_here();
+    let shown = process::run(&mut coral_demo);
+    operator.stop();
     let env_line = "eval \"$(cargo xtask cluster env)\"";
     eprintln!(
-        "\nLook further:\n  {env_line}\n  kubectl describe colony shop-demo -n coral-demo\n  kubectl get connections -n coral-demo -o yaml\n  kubectl explain colony.spec.storage\n  operator log: {}\n  operator metrics: curl http://{OPERATOR_HTTP}/metrics\n\nTear down: Ctrl-C stops the operator; `cargo xtask cluster down` removes the cluster.",
+        "\nThe cluster stays up:\n  {env_line}\n  kubectl describe colony shop-demo -n coral-demo\n  kubectl get connections -n coral-demo -o yaml\n  operator log: {}\n\nTear down: `cargo xtask cluster down`.",
         log_path.display()
     );
-    if args.exit {
-        operator.stop();
-        return Ok(());
-    }
-    eprintln!("\ncoral-operator is running (Ctrl-C to stop)");
-    operator.wait()
+    shown
+}
+
+/// A no-op SIGINT handler for xtask itself (children get the default
+/// action back on exec, unlike with SIG_IGN).
+fn ignore_interrupts_here() {
+    extern "C" fn noop(_: libc::c_int) {}
+    let handler: extern "C" fn(libc::c_int) = noop;
+    // SAFETY: installing a handler that does nothing, async-signal-safe.
+    unsafe { libc::signal(libc::SIGINT, handler as libc::sighandler_t) };
 }
 
 fn step(name: &str) {
@@ -180,13 +202,5 @@ impl OperatorProcess {
         // SAFETY: a plain signal to our own child.
         unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
         let _ = self.child.wait();
-    }
-
-    fn wait(mut self) -> Result<()> {
-        let status = self.child.wait()?;
-        eprintln!(
-            "coral-operator stopped ({status}); the cluster stays up: `cargo xtask cluster down` removes it"
-        );
-        Ok(())
     }
 }
