@@ -101,9 +101,9 @@ async fn run(args: Args) -> Result<()> {
     step(&format!("kubectl coral topology -n {}", args.namespace));
     show(&kubectl_coral, &["-n", &args.namespace, "topology"]);
 
+    let bin_dir_text = bin_dir.display();
     eprintln!(
-        "\nLook further (after `eval \"$(cargo xtask cluster env)\"`; {} is kubectl-coral):\n  kubectl coral topology -n {ns} --export dot\n  kubectl coral status -n {ns} -o yaml\n  kubectl get coral -n {ns}",
-        kubectl_coral.display(),
+        "\nLook further (`kubectl coral` needs kubectl-coral on PATH: export PATH={bin_dir_text}:$PATH):\n  kubectl coral topology -n {ns} --export dot\n  kubectl coral status -n {ns} -o yaml\n  kubectl get coral -n {ns}",
         ns = args.namespace
     );
     if args.exit {
