@@ -12,7 +12,7 @@ use std::net::Ipv4Addr;
 use std::process::Command;
 
 use anyhow::{Context, Result};
-use coral_e2e::ip;
+use coral_e2e::{delete_netns, ip, ip_in, netns_command};
 
 /// Names of every namespace the demo makes start with this, so leftovers
 /// of a killed run can be found (`remove_leftovers`).
@@ -77,11 +77,7 @@ impl PodNetwork {
             &entry.netns,
         ])?;
         self.in_bridge(&["link", "set", &port, "master", "br0", "up"])?;
-        let in_pod = |args: &[&str]| {
-            let mut all = vec!["-n", entry.netns.as_str()];
-            all.extend_from_slice(args);
-            ip(&all)
-        };
+        let in_pod = |args: &[&str]| ip_in(&entry.netns, args);
         in_pod(&["addr", "add", &format!("{pod_ip}/32"), "dev", "eth0"])?;
         in_pod(&["link", "set", "eth0", "up"])?;
         in_pod(&["link", "set", "lo", "up"])?;
@@ -91,28 +87,19 @@ impl PodNetwork {
 
     /// Put a Service's ClusterIP on the pod that will answer for it.
     pub fn serve_cluster_ip(&self, pod: &PodNetns, cluster_ip: Ipv4Addr) -> Result<()> {
-        ip(&[
-            "-n",
+        ip_in(
             &pod.netns,
-            "addr",
-            "add",
-            &format!("{cluster_ip}/32"),
-            "dev",
-            "eth0",
-        ])
+            &["addr", "add", &format!("{cluster_ip}/32"), "dev", "eth0"],
+        )
     }
 
     /// `program` inside `pod`'s namespace.
     pub fn command(&self, pod: &PodNetns, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut command = Command::new("ip");
-        command.args(["netns", "exec", &pod.netns]).arg(program);
-        command
+        netns_command(&pod.netns, program)
     }
 
     fn in_bridge(&self, args: &[&str]) -> Result<()> {
-        let mut all = vec!["-n", self.bridge_netns.as_str()];
-        all.extend_from_slice(args);
-        ip(&all)
+        ip_in(&self.bridge_netns, args)
     }
 }
 
@@ -120,13 +107,9 @@ impl Drop for PodNetwork {
     fn drop(&mut self) {
         // Deleting a namespace deletes its veth end, and the pair with it.
         for pod in &self.pods {
-            let _ = Command::new("ip")
-                .args(["netns", "del", &pod.netns])
-                .output();
+            delete_netns(&pod.netns);
         }
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.bridge_netns])
-            .output();
+        delete_netns(&self.bridge_netns);
     }
 }
 

@@ -58,11 +58,7 @@ impl LinkedNetns {
             &netns.host_link,
         ])?;
         ip(&["link", "set", &netns.host_link, "up"])?;
-        let in_ns = |args: &[&str]| {
-            let mut all = vec!["-n", netns.name.as_str()];
-            all.extend_from_slice(args);
-            ip(&all)
-        };
+        let in_ns = |args: &[&str]| ip_in(&netns.name, args);
         in_ns(&[
             "addr",
             "add",
@@ -77,9 +73,7 @@ impl LinkedNetns {
 
     /// `program args…` inside the namespace (`ip netns exec`).
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut command = Command::new("ip");
-        command.args(["netns", "exec", &self.name]).arg(program);
-        command
+        netns_command(&self.name, program)
     }
 }
 
@@ -90,10 +84,27 @@ impl Drop for LinkedNetns {
         let _ = Command::new("ip")
             .args(["link", "del", &self.host_link])
             .output();
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .output();
+        delete_netns(&self.name);
     }
+}
+
+/// `program args…` inside the namespace `netns` (`ip netns exec`).
+pub fn netns_command(netns: &str, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = Command::new("ip");
+    command.args(["netns", "exec", netns]).arg(program);
+    command
+}
+
+/// `ip -n netns args…`.
+pub fn ip_in(netns: &str, args: &[&str]) -> Result<()> {
+    let mut all = vec!["-n", netns];
+    all.extend_from_slice(args);
+    ip(&all)
+}
+
+/// Deletes a namespace, ignoring failure: for cleanup in `Drop`.
+pub fn delete_netns(name: &str) {
+    let _ = Command::new("ip").args(["netns", "del", name]).output();
 }
 
 /// `ip args…` (iproute2); the error carries its stderr.

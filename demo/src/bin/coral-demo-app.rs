@@ -50,14 +50,16 @@ struct Counters {
 
 impl Counters {
     fn summary(&self, name: &str) -> String {
-        format!(
-            "{{\"name\":\"{name}\",\"served\":{},\"upstreamOk\":{},\"upstreamFailed\":{},\"callsOk\":{},\"callsFailed\":{}}}",
-            self.served.load(Ordering::Relaxed),
-            self.upstream_ok.load(Ordering::Relaxed),
-            self.upstream_failed.load(Ordering::Relaxed),
-            self.calls_ok.load(Ordering::Relaxed),
-            self.calls_failed.load(Ordering::Relaxed),
-        )
+        let count = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        serde_json::json!({
+            "name": name,
+            "served": count(&self.served),
+            "upstreamOk": count(&self.upstream_ok),
+            "upstreamFailed": count(&self.upstream_failed),
+            "callsOk": count(&self.calls_ok),
+            "callsFailed": count(&self.calls_failed),
+        })
+        .to_string()
     }
 }
 

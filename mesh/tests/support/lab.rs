@@ -77,7 +77,7 @@ impl Drop for Lab {
     fn drop(&mut self) {
         // Deleting a namespace deletes its veth ends (and any TUN left in it).
         for ns in self.spokes.iter().chain([&self.hub]) {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+            coral_e2e::delete_netns(ns);
         }
     }
 }

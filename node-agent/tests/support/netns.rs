@@ -2,7 +2,6 @@
 //! when a test fails), and a way to run code inside one of them.
 
 use std::net::IpAddr;
-use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::JoinHandle;
 
@@ -129,7 +128,7 @@ impl Drop for NetnsPair {
     fn drop(&mut self) {
         // Deleting a namespace also deletes its end of the veth pair.
         for ns in [&self.client.name, &self.server.name] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+            coral_e2e::delete_netns(ns);
         }
     }
 }
