@@ -32,6 +32,9 @@ pub fn run(args: Args) -> Result<()> {
     gates?;
     let tools = tools?;
 
+    // Both render the chart with the helm just built.
+    step("generated manifests are up to date");
+    manifests::run(true)?;
     step("helm lint --strict");
     chart_check::lint(&tools.join("helm"))?;
 
@@ -66,16 +69,16 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// Formatting, generated-file drift, clippy, and the test build.
+/// Formatting, CRD drift, clippy, and the test build: nothing that needs
+/// the cluster tools.
 fn static_checks_and_test_build() -> Result<()> {
     let cargo = crate::cargo::command;
     step("cargo fmt --check");
     process::run(cargo().args(["fmt", "--all", "--check"]))
         .context("formatting differs; run `cargo fmt --all`")?;
 
-    step("generated files are up to date");
+    step("generated CRDs are up to date");
     crdgen::run(true)?;
-    manifests::run(true)?;
 
     // Clippy shares the test build's target dir and, with the test profile
     // (and the build-override in Cargo.toml), its build-script units: build

@@ -68,8 +68,14 @@ pub fn bin_dir() -> Result<PathBuf> {
         .join("bin"))
 }
 
+/// Serializes builds within this process: a second caller waits for the
+/// first build and then finds the binaries, instead of building them again
+/// into the same scratch dir.
+static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Builds any missing binary; returns the directory holding all of them.
 pub fn ensure_built() -> Result<PathBuf> {
+    let _one_build_at_a_time = BUILDING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let bin = bin_dir()?;
     let missing: Vec<_> = TOOLS
         .iter()
