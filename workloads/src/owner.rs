@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Pod;
 
-use super::kind;
+use crate::kind;
 
 /// Label the Deployment controller puts on its ReplicaSets' pods; the
 /// ReplicaSet is named `<deployment>-<hash>`.
@@ -67,7 +67,7 @@ mod tests {
 
     use super::*;
 
-    pub(crate) fn pod_owned_by(name: &str, owner: Option<(&str, &str)>, hash: Option<&str>) -> Pod {
+    fn pod_owned_by(name: &str, owner: Option<(&str, &str)>, hash: Option<&str>) -> Pod {
         Pod {
             metadata: ObjectMeta {
                 name: Some(name.into()),

@@ -6,8 +6,8 @@ use std::net::IpAddr;
 
 use k8s_openapi::api::core::v1::{Pod, Service};
 
-use super::owner::{owner_workload, selector_matches};
 use super::{Attribute, Workload, kind};
+use coral_workloads::{owner_workload, selector_matches};
 
 #[derive(Clone, Debug)]
 struct PodEntry {

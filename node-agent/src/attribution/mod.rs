@@ -5,27 +5,13 @@
 //! snapshot, so they are unit-tested without a cluster.
 
 mod cluster;
-mod owner;
 mod static_map;
 
 use std::net::IpAddr;
 
 pub use cluster::ClusterIndex;
-pub use owner::{owner_workload, selector_matches};
+pub use coral_workloads::{kind, owner_workload, selector_matches};
 pub use static_map::{StaticMap, StaticWorkload, WorkloadSpecError};
-
-/// Workload kinds as the colony names them.
-pub mod kind {
-    pub const DEPLOYMENT: &str = "Deployment";
-    pub const STATEFUL_SET: &str = "StatefulSet";
-    pub const DAEMON_SET: &str = "DaemonSet";
-    pub const JOB: &str = "Job";
-    pub const REPLICA_SET: &str = "ReplicaSet";
-    pub const POD: &str = "Pod";
-    pub const SERVICE: &str = "Service";
-    /// Host mode: a process named on the command line.
-    pub const PROCESS: &str = "Process";
-}
 
 /// A workload, possibly reached through a Service's ClusterIP.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use coral_crds::{Connection, ConnectionStatus};
+use coral_workloads::{is_live, owner_workload};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
@@ -22,27 +23,10 @@ pub enum Resolution {
     Pods(Vec<Pod>),
 }
 
-/// Pods that count: not finished and not being deleted.
-pub fn is_live(pod: &Pod) -> bool {
-    let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
-    pod.metadata.deletion_timestamp.is_none() && !matches!(phase, Some("Succeeded" | "Failed"))
-}
-
-/// `Kind/name` of the workload owning a pod. A ReplicaSet created by a
-/// Deployment is named `<deployment>-<pod-template-hash>`, so the Deployment
-/// name is recovered without another API call.
-pub fn owning_workload(pod: &Pod) -> Option<String> {
-    let owner = pod
-        .owner_references()
-        .iter()
-        .find(|o| o.controller == Some(true))?;
-    if owner.kind == "ReplicaSet"
-        && let Some(hash) = pod.labels().get("pod-template-hash")
-        && let Some(deployment) = owner.name.strip_suffix(&format!("-{hash}"))
-    {
-        return Some(format!("Deployment/{deployment}"));
-    }
-    Some(format!("{}/{}", owner.kind, owner.name))
+/// `Kind/name` of the workload owning a pod, as status lists it.
+pub fn workload_label(pod: &Pod) -> String {
+    let (name, kind) = owner_workload(pod);
+    format!("{kind}/{name}")
 }
 
 pub fn build_status(
@@ -89,8 +73,7 @@ pub fn build_status(
         Resolution::Pods(pods) => {
             let live: Vec<&Pod> = pods.iter().filter(|pod| is_live(pod)).collect();
             let names: BTreeSet<String> = live.iter().map(|pod| pod.name_any()).collect();
-            let workloads: BTreeSet<String> =
-                live.iter().filter_map(|pod| owning_workload(pod)).collect();
+            let workloads: BTreeSet<String> = live.iter().map(|pod| workload_label(pod)).collect();
             let condition = if names.is_empty() {
                 ConditionState::new(
                     READY,

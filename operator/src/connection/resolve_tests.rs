@@ -88,7 +88,7 @@ fn no_pods_and_missing_colony_have_their_own_reasons() {
 #[test]
 fn replicaset_without_hash_label_is_reported_as_is() {
     assert_eq!(
-        owning_workload(&pod("p", "ReplicaSet", "rs", None, "Running")).as_deref(),
-        Some("ReplicaSet/rs")
+        workload_label(&pod("p", "ReplicaSet", "rs", None, "Running")),
+        "ReplicaSet/rs"
     );
 }
