@@ -9,6 +9,7 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
 use coral_colony_config::{ColonyConfigFile, ConfigFileError, StorageConfig};
 use coral_logging::{LogFormat, LogLevel};
 
+use crate::inventory::KubernetesColony;
 use crate::mesh_network::MeshNetwork;
 
 #[derive(Debug, Clone, Parser)]
@@ -116,6 +117,18 @@ pub struct Config {
     /// discovery TTL).
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=3_600))]
     pub discovery_interval: u32,
+
+    /// In Kubernetes: `NAMESPACE/NAME` of the Colony resource this colony
+    /// serves. The colony then keeps the inventory of the components its
+    /// Connections select, and their events, from the Kubernetes API (it
+    /// needs list/watch on pods, deployments, statefulsets, daemonsets and
+    /// connections in that namespace; the operator sets this up).
+    #[arg(long, env = "CORAL_KUBERNETES_COLONY")]
+    pub kubernetes_colony: Option<KubernetesColony>,
+
+    /// Seconds between inventory passes over the watched objects.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=3_600))]
+    pub inventory_interval: u32,
 
     /// Days minute rollups (and events) are kept.
     #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=365))]

@@ -8,6 +8,7 @@ pub mod config;
 pub mod discovery_registration;
 pub mod error;
 pub mod identity;
+pub mod inventory;
 pub mod mesh_hub;
 pub mod mesh_network;
 pub mod metrics;

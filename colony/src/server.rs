@@ -6,6 +6,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use coral_mesh::{MeshInterface, SecretKey};
 use tokio::net::TcpListener;
@@ -15,6 +16,7 @@ use crate::app::{self, ReflectionError};
 use crate::config::{Config, ConfigError, StorageChoice};
 use crate::discovery_registration::{self, Announcement, EndpointError};
 use crate::identity::{self, IdentityError};
+use crate::inventory::{self, InventoryError};
 use crate::mesh_hub::{self, Hub, HubSettings};
 use crate::retention;
 use crate::service::{Colony, ColonySettings};
@@ -47,6 +49,8 @@ pub enum ServeError {
     Identity(#[from] IdentityError),
     #[error(transparent)]
     Discovery(#[from] EndpointError),
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
     #[error(
         "{0}. Without a mesh, start the colony with --no-mesh (agents then report \
          unencrypted on the connect port; for local development only)"
@@ -164,6 +168,19 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let ready = Arc::new(AtomicBool::new(true));
     let service = app::build(colony.clone(), ready.clone())?;
     let purge = tokio::spawn(retention::run(colony.clone(), config.purge_interval()));
+    let inventory = match &config.kubernetes_colony {
+        Some(target) => {
+            let client = inventory::connect(target).await?;
+            tracing::info!(colony = %target, "Keeping the component inventory from the Kubernetes API");
+            Some(tokio::spawn(inventory::run(
+                colony.clone(),
+                client,
+                target.clone(),
+                Duration::from_secs(config.inventory_interval.into()),
+            )))
+        }
+        None => None,
+    };
 
     tracing::info!(addr = %coral_connect::display_listen_addr(local), storage = storage_name, "Colony listening");
     let (stop_registration, stopped) = watch::channel(false);
@@ -219,6 +236,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
     purge.abort();
     let _ = purge.await;
+    if let Some(inventory) = inventory {
+        inventory.abort();
+        let _ = inventory.await;
+    }
     // Deregister so lookups stop finding a colony that is gone.
     let _ = stop_registration.send(true);
     if let Some(registration) = registration {

@@ -254,7 +254,23 @@ pub fn components_upsert_and_filter(store: &impl Store) {
     assert_eq!(all.len(), 2);
     assert_eq!(all[0].name, "login");
     let shop = store.list_components(Some("shop")).unwrap();
-    assert_eq!(shop, vec![api]);
+    assert_eq!(shop, vec![api.clone()]);
+
+    store.remove_component("auth", "login").unwrap();
+    store.remove_component("auth", "never-stored").unwrap();
+    assert_eq!(store.list_components(None).unwrap(), vec![api.clone()]);
+    // A component can come back after it was removed.
+    store
+        .upsert_component(&ComponentRecord {
+            namespace: "auth".into(),
+            name: "login".into(),
+            status: "up".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let all = store.list_components(None).unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].status, "up");
 }
 
 pub fn events_newest_first_with_filter(store: &impl Store) {

@@ -72,6 +72,9 @@ pub trait Store: Send + Sync + 'static {
 
     fn upsert_component(&self, component: &ComponentRecord) -> Result<(), StoreError>;
 
+    /// Forget a component (its Connection is gone); its events stay.
+    fn remove_component(&self, namespace: &str, name: &str) -> Result<(), StoreError>;
+
     /// Components, optionally of one namespace, ordered by namespace and name.
     fn list_components(&self, namespace: Option<&str>) -> Result<Vec<ComponentRecord>, StoreError>;
 

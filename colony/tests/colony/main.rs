@@ -5,6 +5,7 @@ mod bad_input;
 mod discovery;
 mod enrollment;
 mod ingest;
+mod inventory;
 mod mesh;
 mod restart;
 mod support;

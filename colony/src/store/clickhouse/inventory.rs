@@ -22,6 +22,12 @@ struct ComponentRow {
     revision: u64,
 }
 
+/// The status of a removed component's last row. A tombstone, not a
+/// DELETE: mutations are asynchronous, and the newest row wins under FINAL
+/// on every ClickHouse version. Filtered out in Rust, because a WHERE on a
+/// non-key column may be applied before FINAL picks the newest row.
+const REMOVED: &str = "(removed)";
+
 /// An upsert: the row with the highest `revision` wins under FINAL.
 pub fn upsert_component(
     connection: &Connection,
@@ -52,6 +58,21 @@ pub fn upsert_component(
     })
 }
 
+pub fn remove_component(
+    connection: &Connection,
+    namespace: &str,
+    name: &str,
+    revision: u64,
+) -> Result<(), StoreError> {
+    let tombstone = ComponentRecord {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        status: REMOVED.to_owned(),
+        ..Default::default()
+    };
+    upsert_component(connection, &tombstone, revision)
+}
+
 pub fn list_components(
     connection: &Connection,
     namespace: Option<&str>,
@@ -68,6 +89,7 @@ pub fn list_components(
     let rows = connection.wait("list components", statement.fetch_all::<ComponentRow>())?;
     Ok(rows
         .into_iter()
+        .filter(|row| row.status != REMOVED)
         .map(|row| ComponentRecord {
             namespace: row.namespace,
             name: row.name,

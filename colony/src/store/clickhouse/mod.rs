@@ -205,6 +205,10 @@ impl Store for ClickHouseStore {
         inventory::upsert_component(&self.connection, component, self.next_revision())
     }
 
+    fn remove_component(&self, namespace: &str, name: &str) -> Result<(), StoreError> {
+        inventory::remove_component(&self.connection, namespace, name, self.next_revision())
+    }
+
     fn list_components(&self, namespace: Option<&str>) -> Result<Vec<ComponentRecord>, StoreError> {
         inventory::list_components(&self.connection, namespace)
     }

@@ -42,6 +42,20 @@ pub fn upsert_component(
     Ok(())
 }
 
+pub fn remove_component(
+    connection: &Connection,
+    namespace: &str,
+    name: &str,
+) -> Result<(), StoreError> {
+    connection
+        .execute(
+            "DELETE FROM components WHERE namespace = ? AND name = ?",
+            params![namespace, name],
+        )
+        .map_err(backend)?;
+    Ok(())
+}
+
 fn component_from_row(row: &Row<'_>) -> duckdb::Result<ComponentRecord> {
     let ports: String = row.get(9)?;
     Ok(ComponentRecord {

@@ -134,6 +134,10 @@ impl Store for DuckDbStore {
         inventory::upsert_component(&self.lock(), component)
     }
 
+    fn remove_component(&self, namespace: &str, name: &str) -> Result<(), StoreError> {
+        inventory::remove_component(&self.lock(), namespace, name)
+    }
+
     fn list_components(&self, namespace: Option<&str>) -> Result<Vec<ComponentRecord>, StoreError> {
         inventory::list_components(&self.lock(), namespace)
     }

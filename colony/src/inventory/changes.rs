@@ -1,0 +1,169 @@
+//! Events from two successive observations of the components: a new
+//! version (deploy), a container that restarted (with why, OOM kills on
+//! their own), and a change of desired replicas (scaled). Pure.
+
+use std::collections::BTreeMap;
+
+use super::components::Observed;
+use crate::store::EventRecord;
+
+pub const DEPLOY: &str = "deploy";
+pub const RESTART: &str = "restart";
+pub const OOM_KILLED: &str = "oom_killed";
+pub const SCALED: &str = "scaled";
+
+/// Events between `before` and `after`. A component seen for the first time
+/// yields none: its past is unknown, not new.
+pub fn events(
+    before: &BTreeMap<(String, String), Observed>,
+    after: &BTreeMap<(String, String), Observed>,
+    now: i64,
+) -> Vec<EventRecord> {
+    let mut events = Vec::new();
+    for (key, now_seen) in after {
+        let Some(was) = before.get(key) else {
+            continue;
+        };
+        let (namespace, component) = key;
+        let event = |time: i64, kind: &str, message: String| EventRecord {
+            time,
+            kind: kind.to_owned(),
+            component: component.clone(),
+            namespace: namespace.clone(),
+            message,
+        };
+        let (old, new) = (&was.record.version, &now_seen.record.version);
+        if !old.is_empty() && !new.is_empty() && old != new {
+            events.push(event(now, DEPLOY, format!("{component} {old} → {new}")));
+        }
+        if let (Some(old), Some(new)) = (was.desired_replicas, now_seen.desired_replicas)
+            && old != new
+        {
+            events.push(event(
+                now,
+                SCALED,
+                format!("{component} scaled from {old} to {new} replicas"),
+            ));
+        }
+        for ((pod, container), runs) in &now_seen.containers {
+            // A pod not seen before is new: its restarts so far count from
+            // zero, but only those after it was first seen are events.
+            let Some(previous) = was.containers.get(&(pod.clone(), container.clone())) else {
+                continue;
+            };
+            let added = runs.restarts.saturating_sub(previous.restarts);
+            if added == 0 {
+                continue;
+            }
+            let reason = if runs.last_reason.is_empty() {
+                "unknown reason".to_owned()
+            } else {
+                runs.last_reason.clone()
+            };
+            let kind = if runs.last_reason == "OOMKilled" {
+                OOM_KILLED
+            } else {
+                RESTART
+            };
+            let times = if added == 1 {
+                String::new()
+            } else {
+                format!(" {added} times")
+            };
+            let time = if runs.last_finished_at > 0 {
+                runs.last_finished_at.min(now)
+            } else {
+                now
+            };
+            events.push(event(
+                time,
+                kind,
+                format!(
+                    "{pod} container {container} restarted{times}: {reason} (exit code {})",
+                    runs.last_exit_code
+                ),
+            ));
+        }
+    }
+    events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::components::ContainerRuns;
+    use crate::store::ComponentRecord;
+
+    fn observed(version: &str, replicas: u32, restarts: u32, reason: &str) -> Observed {
+        Observed {
+            record: ComponentRecord {
+                namespace: "shop".into(),
+                name: "api".into(),
+                version: version.into(),
+                ..Default::default()
+            },
+            desired_replicas: Some(replicas),
+            containers: BTreeMap::from([(
+                ("api-1".into(), "api".into()),
+                ContainerRuns {
+                    restarts,
+                    last_reason: reason.into(),
+                    last_exit_code: if reason == "OOMKilled" { 137 } else { 1 },
+                    last_finished_at: 900,
+                },
+            )]),
+        }
+    }
+
+    fn one(observed: Observed) -> BTreeMap<(String, String), Observed> {
+        BTreeMap::from([(("shop".into(), "api".into()), observed)])
+    }
+
+    #[test]
+    fn first_sight_is_no_event_and_no_change_is_none() {
+        let now = one(observed("2.1.0", 2, 3, "OOMKilled"));
+        assert!(events(&BTreeMap::new(), &now, 1000).is_empty());
+        assert!(events(&now, &now, 1000).is_empty());
+    }
+
+    #[test]
+    fn deploy_scale_and_restarts() {
+        let before = one(observed("2.0.9", 2, 0, ""));
+        let after = one(observed("2.1.0", 3, 2, "OOMKilled"));
+        let got = events(&before, &after, 1000);
+        let kinds: Vec<&str> = got.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, [DEPLOY, SCALED, OOM_KILLED]);
+        assert_eq!(got[0].message, "api 2.0.9 → 2.1.0");
+        assert_eq!(got[1].message, "api scaled from 2 to 3 replicas");
+        assert_eq!(
+            got[2].message,
+            "api-1 container api restarted 2 times: OOMKilled (exit code 137)"
+        );
+        // When the container last ended, not when the colony noticed.
+        assert_eq!(got[2].time, 900);
+        assert_eq!(got[0].time, 1000);
+
+        let crashed = one(observed("2.0.9", 2, 1, "Error"));
+        let got = events(&before, &crashed, 1000);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].kind, RESTART);
+        assert_eq!(
+            got[0].message,
+            "api-1 container api restarted: Error (exit code 1)"
+        );
+    }
+
+    #[test]
+    fn unknown_versions_and_new_pods_make_no_events() {
+        let before = one(observed("", 2, 0, ""));
+        let mut after = observed("2.1.0", 2, 0, "");
+        after.containers.insert(
+            ("api-2".into(), "api".into()),
+            ContainerRuns {
+                restarts: 4,
+                ..Default::default()
+            },
+        );
+        assert!(events(&before, &one(after), 1000).is_empty());
+    }
+}

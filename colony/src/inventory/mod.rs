@@ -1,0 +1,13 @@
+//! The component inventory in Kubernetes (`--kubernetes-colony`): the
+//! workloads the Colony's Connections select, as `coral status` lists them
+//! (kind, version from the image tag, pods, restarts, status, uptime,
+//! ports), and what happens to them (deploys, restarts with their reason,
+//! scaling) as events. Outside Kubernetes there is no inventory.
+
+mod changes;
+mod components;
+mod target;
+mod watch;
+
+pub use target::KubernetesColony;
+pub use watch::{InventoryError, connect, run};
