@@ -75,7 +75,9 @@ static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Builds any missing binary; returns the directory holding all of them.
 pub fn ensure_built() -> Result<PathBuf> {
-    let _one_build_at_a_time = BUILDING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _one_build_at_a_time = BUILDING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let bin = bin_dir()?;
     let missing: Vec<_> = TOOLS
         .iter()
