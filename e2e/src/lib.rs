@@ -14,6 +14,6 @@ pub use apiserver::restart_apiserver;
 pub use binaries::workspace_binary;
 pub use cluster::{client, kubeconfig_path, unique_namespace};
 pub use crds::install_crds;
-pub use netns::{LinkedNetns, delete_netns, ip, ip_in, netns_command};
+pub use netns::{LinkedNetns, delete_netns, ip, ip_in, netns_command, spawn_in_netns};
 pub use process::ServerProcess;
 pub use wait::poll_until;

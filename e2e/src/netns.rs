@@ -102,6 +102,25 @@ pub fn ip_in(netns: &str, args: &[&str]) -> Result<()> {
     ip(&all)
 }
 
+/// Runs `f` on a new thread that has joined the namespace `netns`
+/// (network namespaces can be entered per thread). Sockets it creates stay
+/// in that namespace after the thread ends.
+pub fn spawn_in_netns<T: Send + 'static>(
+    netns: &str,
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> std::thread::JoinHandle<Result<T>> {
+    let path = format!("/run/netns/{netns}");
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&path).with_context(|| format!("open {path}"))?;
+        use std::os::fd::AsRawFd;
+        // SAFETY: a valid namespace fd; only this thread changes namespace.
+        if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            bail!("setns {path}: {}", std::io::Error::last_os_error());
+        }
+        f()
+    })
+}
+
 /// Deletes a namespace, ignoring failure: for cleanup in `Drop`.
 pub fn delete_netns(name: &str) {
     let _ = Command::new("ip").args(["netns", "del", name]).output();

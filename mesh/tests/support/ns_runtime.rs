@@ -3,10 +3,9 @@
 //! sockets and TUN devices made by its tasks belong to that namespace.
 
 use std::future::Future;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use tokio::runtime::Runtime;
 
 pub struct NsRuntime {
@@ -17,12 +16,7 @@ impl NsRuntime {
     pub fn enter(netns: &str) -> Result<Self> {
         let path = format!("/run/netns/{netns}");
         let expected = std::fs::metadata(&path)?.ino();
-        let runtime = std::thread::spawn(move || -> Result<Runtime> {
-            let file = std::fs::File::open(&path).with_context(|| format!("open {path}"))?;
-            // SAFETY: a valid namespace fd; only this short-lived thread moves.
-            if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                bail!("setns {path}: {}", std::io::Error::last_os_error());
-            }
+        let runtime = coral_e2e::spawn_in_netns(netns, || -> Result<Runtime> {
             Ok(tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()

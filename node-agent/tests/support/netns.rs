@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::JoinHandle;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use coral_e2e::ip;
 
 static NEXT_ID: AtomicU32 = AtomicU32::new(0);
@@ -24,16 +24,7 @@ impl Netns {
         &self,
         f: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> JoinHandle<Result<T>> {
-        let path = format!("/run/netns/{}", self.name);
-        std::thread::spawn(move || {
-            let file = std::fs::File::open(&path).with_context(|| format!("open {path}"))?;
-            use std::os::fd::AsRawFd;
-            // SAFETY: a valid namespace fd; only this thread changes namespace.
-            if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                bail!("setns {path}: {}", std::io::Error::last_os_error());
-            }
-            f()
-        })
+        coral_e2e::spawn_in_netns(&self.name, f)
     }
 
     /// The namespace's cookie, as the eBPF program sees it.
