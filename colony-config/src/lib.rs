@@ -20,6 +20,10 @@ pub struct ColonyConfigFile {
     pub mesh: MeshConfig,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discovery_endpoint: Option<String>,
+    /// In Kubernetes: `namespace/name` of the Colony resource this colony
+    /// serves; it then keeps the component inventory of its Connections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes_colony: Option<String>,
     /// `namespace/name` of the Reef this colony federates into.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reef: Option<String>,
@@ -137,6 +141,7 @@ mod tests {
                 enrollment_token_file: "/var/run/coral/keys/enrollment-token".into(),
             },
             discovery_endpoint: None,
+            kubernetes_colony: Some("shop/shop-prod".into()),
             reef: None,
             dashboard: DashboardConfig {
                 enabled: true,

@@ -301,6 +301,11 @@ impl Config {
         if unset("discovery_endpoint") && file.discovery_endpoint.is_some() {
             self.discovery_endpoint = file.discovery_endpoint.clone();
         }
+        if unset("kubernetes_colony")
+            && let Some(colony) = &file.kubernetes_colony
+        {
+            self.kubernetes_colony = Some(colony.parse().map_err(|e| bad("kubernetesColony", e))?);
+        }
         if unset("retention_days") {
             if !(1..=365).contains(&file.retention.flow_days) {
                 return Err(bad("retention.flowDays", "must be 1 to 365".into()));
@@ -468,6 +473,7 @@ mod tests {
                 enrollment_token_file: dir.join("keys/token"),
             },
             discovery_endpoint: Some("http://discovery:8080".into()),
+            kubernetes_colony: Some("shop/shop-prod".into()),
             reef: None,
             dashboard: DashboardConfig {
                 enabled: false,
@@ -505,6 +511,11 @@ mod tests {
             Some("http://discovery:8080")
         );
         assert_eq!(config.retention(), Duration::from_secs(3 * 86_400));
+        let colony = config.kubernetes_colony.clone().unwrap();
+        assert_eq!(
+            (colony.namespace.as_str(), colony.name.as_str()),
+            ("shop", "shop-prod")
+        );
 
         let overridden = Config::load_from([
             "x",

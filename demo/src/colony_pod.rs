@@ -22,12 +22,15 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 
+use crate::apiserver_relay::ApiServerRelay;
+
 /// How long the operator may take to make the colony's children.
 const CHILDREN_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub struct ColonyPod {
     process: ServerProcess,
     // Dropped after the process (fields drop in order).
+    _api_server: ApiServerRelay,
     _netns: LinkedNetns,
     /// The connect port, as the node-agents and the test reach it.
     pub addr: SocketAddr,
@@ -37,19 +40,23 @@ pub struct ColonyPod {
 
 impl ColonyPod {
     /// Start `coral-colony` (the binary at `binary`) for the Colony
-    /// `namespace/name`, keeping its files under `dir`.
+    /// `namespace/name`, keeping its files under `dir`. Its component
+    /// inventory reaches the API server of `kubeconfig`.
     pub async fn start(
         client: &Client,
         namespace: &str,
         name: &str,
         binary: &Path,
+        kubeconfig: &Path,
         dir: &Path,
     ) -> Result<ColonyPod> {
         let (config, secret) = children(client, namespace, name).await?;
         let files = ColonyFiles::write(dir, &config, &secret)?;
         let netns = LinkedNetns::create("colony")?;
+        let api_server = ApiServerRelay::start(&netns.name, kubeconfig)?;
         let mut command = netns.command(binary);
         command
+            .env("KUBECONFIG", kubeconfig)
             .arg("--config")
             .arg(&files.config)
             .arg("--data-dir")
@@ -66,6 +73,7 @@ impl ColonyPod {
             process,
             addr,
             token_file: files.token,
+            _api_server: api_server,
             _netns: netns,
         };
         pod.publish_address(client, namespace, name).await?;

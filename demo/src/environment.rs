@@ -72,6 +72,7 @@ impl Demo {
             namespace,
             &options.colony,
             &options.binaries.colony,
+            &options.kubeconfig,
             &options.dir.join("colony"),
         )
         .await?;

@@ -5,6 +5,7 @@
 //! `coral-node-agent` sees their TCP connections with eBPF and reports them
 //! through the WireGuard mesh.
 
+pub mod apiserver_relay;
 pub mod app;
 pub mod cluster_app;
 pub mod colony_pod;

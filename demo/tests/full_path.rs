@@ -114,20 +114,47 @@ async fn run_demo(client: &Client, namespace: &str) -> Result<()> {
     let agents = status["agents"].as_array().context("agents")?;
     assert_eq!(agents.len(), 1, "{status:#}");
     assert_eq!(agents[0]["status"], "connected", "{status:#}");
-    let mut components: Vec<&str> = status["observed"]
-        .as_array()
-        .context("components seen in traffic")?
-        .iter()
-        .filter(|c| c["namespace"] == namespace)
-        .filter_map(|c| c["name"].as_str())
-        .collect();
-    // `kubectl coral` reaches the colony through the API server's proxy, and
-    // the agent sees that real connection too, so the colony may appear once
-    // its traffic is drained; nothing else may.
-    let colony_service = format!("{COLONY}-colony");
-    components.retain(|name| *name != colony_service);
-    components.sort();
-    assert_eq!(components, ["api", "database", "frontend"], "{status:#}");
+    // The colony's own inventory, from the Kubernetes API through its
+    // Connections: every component with the version of its image.
+    let inventory = coral_e2e::poll_until(
+        "the colony's component inventory",
+        Duration::from_secs(30),
+        || async {
+            let status = kubectl_coral_status(namespace)?;
+            let mut listed: Vec<(String, String, String, u64)> = status["components"]
+                .as_array()
+                .context("components")?
+                .iter()
+                .map(|c| {
+                    let text = |key: &str| c[key].as_str().unwrap_or_default().to_owned();
+                    (
+                        text("name"),
+                        text("kind"),
+                        text("version"),
+                        c["pods"].as_u64().unwrap_or(0),
+                    )
+                })
+                .collect();
+            listed.sort();
+            Ok(if listed.len() == 3 {
+                Ok(listed)
+            } else {
+                Err(status)
+            })
+        },
+    )
+    .await?;
+    let expect = |name: &str, kind: &str, version: &str, pods: u64| {
+        (name.to_owned(), kind.to_owned(), version.to_owned(), pods)
+    };
+    assert_eq!(
+        inventory,
+        [
+            expect("api", "Deployment", "2.1.0", 2),
+            expect("database", "StatefulSet", "16.4", 1),
+            expect("frontend", "Deployment", "1.4.0", FRONTEND_REPLICAS),
+        ]
+    );
     Ok(())
 }
 

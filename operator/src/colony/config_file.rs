@@ -27,7 +27,7 @@ fn days(value: i32, default: u32) -> u32 {
 pub const CLICKHOUSE_PASSWORD_FILE: &str = "/var/run/coral/clickhouse/password";
 
 /// Renders `colony.yaml` for a Colony in `namespace`.
-pub fn render(spec: &ColonySpec, namespace: &str) -> String {
+pub fn render(spec: &ColonySpec, namespace: &str, colony_name: &str) -> String {
     let storage = match &spec.storage.clickhouse {
         Some(ch) => StorageConfig::Clickhouse {
             url: ch.url.clone(),
@@ -58,6 +58,7 @@ pub fn render(spec: &ColonySpec, namespace: &str) -> String {
             enrollment_token_file: format!("{KEYS_DIR}/{}", crate::keys::ENROLLMENT_TOKEN).into(),
         },
         discovery_endpoint: spec.discovery.as_ref().map(|d| d.endpoint.clone()),
+        kubernetes_colony: Some(format!("{namespace}/{colony_name}")),
         reef: spec
             .reef_ref
             .as_ref()

@@ -6,14 +6,17 @@ use std::collections::BTreeMap;
 
 use coral_crds::Colony;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServicePort, ServiceSpec};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Secret, Service, ServiceAccount, ServicePort, ServiceSpec,
+};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{Resource, ResourceExt};
 
 use super::CONNECT_PORT;
 use super::config_file::{self, CONFIG_KEY};
-use super::workload;
+use super::{access, workload};
 use crate::error::{Error, Result};
 use crate::keys::ColonyKeys;
 use crate::labels;
@@ -30,6 +33,9 @@ pub enum ColonyWorkload {
 pub struct ColonyChildren {
     pub keys_secret: Secret,
     pub config_map: ConfigMap,
+    pub service_account: ServiceAccount,
+    pub role: Role,
+    pub role_binding: RoleBinding,
     pub workload: ColonyWorkload,
     pub service: Service,
 }
@@ -50,7 +56,7 @@ pub fn build(colony: &Colony, keys: &ColonyKeys, default_image: &str) -> Result<
         owner_references: Some(vec![owner.clone()]),
         ..Default::default()
     };
-    let config_text = config_file::render(&colony.spec, &namespace);
+    let config_text = config_file::render(&colony.spec, &namespace, &name);
     let image = colony.spec.image.as_deref().unwrap_or(default_image);
     let workload_meta = meta(labels::colony_workload_name(&name));
     let workload = if colony.spec.storage.clickhouse.is_some() {
@@ -80,6 +86,10 @@ pub fn build(colony: &Colony, keys: &ColonyKeys, default_image: &str) -> Result<
             data: Some(BTreeMap::from([(CONFIG_KEY.to_string(), config_text)])),
             ..Default::default()
         },
+        // All three share the workload's name, which the pods run as.
+        service_account: access::service_account(meta(labels::colony_workload_name(&name))),
+        role: access::role(meta(labels::colony_workload_name(&name))),
+        role_binding: access::role_binding(meta(labels::colony_workload_name(&name))),
         workload,
         service: service(colony, meta(labels::colony_workload_name(&name))),
     })

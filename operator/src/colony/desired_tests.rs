@@ -91,6 +91,9 @@ fn every_child_is_owned_by_the_colony() {
         &children.config_map.metadata,
         &sts.metadata,
         &children.service.metadata,
+        &children.service_account.metadata,
+        &children.role.metadata,
+        &children.role_binding.metadata,
     ] {
         let owners = meta.owner_references.as_ref().unwrap();
         assert_eq!(owners.len(), 1);
@@ -109,6 +112,53 @@ fn every_child_is_owned_by_the_colony() {
             "coral-operator"
         );
     }
+}
+
+#[test]
+fn the_colony_pod_may_read_what_its_inventory_watches_and_no_more() {
+    let children = build(&minimal_colony(), &keys(), "img").unwrap();
+    let ColonyWorkload::StatefulSet(sts) = &children.workload else {
+        panic!()
+    };
+    let pod = sts.spec.template.spec.as_ref().unwrap();
+    let account = children.service_account.metadata.name.clone();
+    assert_eq!(pod.service_account_name, account);
+    let binding = &children.role_binding;
+    assert_eq!(
+        Some(binding.role_ref.name.clone()),
+        children.role.metadata.name
+    );
+    let subject = &binding.subjects.as_ref().unwrap()[0];
+    assert_eq!(
+        (Some(subject.name.clone()), subject.namespace.as_deref()),
+        (account, Some("apps"))
+    );
+    for rule in children.role.rules.as_ref().unwrap() {
+        assert_eq!(rule.verbs, ["get", "list", "watch"], "{rule:?}");
+    }
+    let resources: Vec<String> = children
+        .role
+        .rules
+        .iter()
+        .flatten()
+        .flat_map(|rule| rule.resources.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        resources,
+        [
+            "connections",
+            "pods",
+            "deployments",
+            "statefulsets",
+            "daemonsets"
+        ]
+    );
+    // And the colony is told which Colony it serves.
+    let config = &children.config_map.data.as_ref().unwrap()[CONFIG_KEY];
+    assert!(
+        config.contains("kubernetesColony: apps/shop-prod"),
+        "{config}"
+    );
 }
 
 #[test]

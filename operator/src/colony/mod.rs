@@ -1,6 +1,8 @@
-//! Colony reconciliation: keys Secret, ConfigMap, StatefulSet (DuckDB) or
-//! Deployment (ClickHouse), Service, and status from their readiness.
+//! Colony reconciliation: keys Secret, ConfigMap, ServiceAccount and Role,
+//! StatefulSet (DuckDB) or Deployment (ClickHouse), Service, and status
+//! from their readiness.
 
+pub mod access;
 pub mod config_file;
 pub mod controller;
 pub mod desired;

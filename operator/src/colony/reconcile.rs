@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use coral_crds::Colony;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams, PostParams};
@@ -138,6 +139,34 @@ async fn reconcile_colony(colony: &Colony, ctx: &Context) -> Result<Action> {
             .await?
             .0,
     );
+    let workload_name = labels::colony_workload_name(&name);
+    let service_accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &namespace);
+    let live = get_live(&service_accounts, &workload_name).await?;
+    note(
+        &mut written,
+        "ServiceAccount",
+        apply_if_changed(&service_accounts, &children.service_account, live, metrics)
+            .await?
+            .0,
+    );
+    let roles: Api<Role> = Api::namespaced(client.clone(), &namespace);
+    let live = get_live(&roles, &workload_name).await?;
+    note(
+        &mut written,
+        "Role",
+        apply_if_changed(&roles, &children.role, live, metrics)
+            .await?
+            .0,
+    );
+    let role_bindings: Api<RoleBinding> = Api::namespaced(client.clone(), &namespace);
+    let live = get_live(&role_bindings, &workload_name).await?;
+    note(
+        &mut written,
+        "RoleBinding",
+        apply_if_changed(&role_bindings, &children.role_binding, live, metrics)
+            .await?
+            .0,
+    );
     let services: Api<Service> = Api::namespaced(client.clone(), &namespace);
     let live = get_live(&services, &labels::colony_workload_name(&name)).await?;
     note(
@@ -148,7 +177,6 @@ async fn reconcile_colony(colony: &Colony, ctx: &Context) -> Result<Action> {
             .0,
     );
 
-    let workload_name = labels::colony_workload_name(&name);
     let stateful_sets: Api<StatefulSet> = Api::namespaced(client.clone(), &namespace);
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &namespace);
     let applied = match &children.workload {

@@ -154,6 +154,8 @@ fn pod_template(colony: &Colony, image: &str, config_text: &str) -> PodTemplateS
             ..Default::default()
         }),
         spec: Some(PodSpec {
+            // Its Role lets the colony watch what its Connections select.
+            service_account_name: Some(labels::colony_workload_name(&name)),
             containers: vec![container],
             volumes: Some(volumes),
             // The distroless nonroot user by default (the colony container
