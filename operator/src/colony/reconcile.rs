@@ -2,19 +2,22 @@
 //! status. Writes happen only when something differs.
 
 use std::collections::BTreeMap;
+use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use coral_crds::Colony;
+use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
-use kube::{Api, Resource, ResourceExt};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use super::desired::{self, ColonyWorkload};
 use super::status::{self, Observation, WorkloadReadiness};
@@ -24,6 +27,7 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::keys::ColonyKeys;
 use crate::labels;
+use crate::metrics::Metrics;
 
 pub const CONTROLLER: &str = "colony";
 /// Periodic resync; child watches wake the reconcile sooner.
@@ -130,53 +134,43 @@ async fn reconcile_colony(colony: &Colony, ctx: &Context) -> Result<Action> {
                 .0,
         );
     }
-    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
-    let live = get_live(&config_maps, &labels::colony_config_name(&name)).await?;
-    note(
+    // The children that are applied as they are; the workload below also
+    // switches kind and reports readiness.
+    apply_child(
+        &client,
+        &namespace,
+        &children.config_map,
         &mut written,
-        "ConfigMap",
-        apply_if_changed(&config_maps, &children.config_map, live, metrics)
-            .await?
-            .0,
-    );
-    let workload_name = labels::colony_workload_name(&name);
-    let service_accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &namespace);
-    let live = get_live(&service_accounts, &workload_name).await?;
-    note(
+        metrics,
+    )
+    .await?;
+    apply_child(
+        &client,
+        &namespace,
+        &children.service_account,
         &mut written,
-        "ServiceAccount",
-        apply_if_changed(&service_accounts, &children.service_account, live, metrics)
-            .await?
-            .0,
-    );
-    let roles: Api<Role> = Api::namespaced(client.clone(), &namespace);
-    let live = get_live(&roles, &workload_name).await?;
-    note(
+        metrics,
+    )
+    .await?;
+    apply_child(&client, &namespace, &children.role, &mut written, metrics).await?;
+    apply_child(
+        &client,
+        &namespace,
+        &children.role_binding,
         &mut written,
-        "Role",
-        apply_if_changed(&roles, &children.role, live, metrics)
-            .await?
-            .0,
-    );
-    let role_bindings: Api<RoleBinding> = Api::namespaced(client.clone(), &namespace);
-    let live = get_live(&role_bindings, &workload_name).await?;
-    note(
+        metrics,
+    )
+    .await?;
+    apply_child(
+        &client,
+        &namespace,
+        &children.service,
         &mut written,
-        "RoleBinding",
-        apply_if_changed(&role_bindings, &children.role_binding, live, metrics)
-            .await?
-            .0,
-    );
-    let services: Api<Service> = Api::namespaced(client.clone(), &namespace);
-    let live = get_live(&services, &labels::colony_workload_name(&name)).await?;
-    note(
-        &mut written,
-        "Service",
-        apply_if_changed(&services, &children.service, live, metrics)
-            .await?
-            .0,
-    );
+        metrics,
+    )
+    .await?;
 
+    let workload_name = labels::colony_workload_name(&name);
     let stateful_sets: Api<StatefulSet> = Api::namespaced(client.clone(), &namespace);
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &namespace);
     let applied = match &children.workload {
@@ -232,6 +226,30 @@ async fn reconcile_colony(colony: &Colony, ctx: &Context) -> Result<Action> {
     };
     update_status(colony, ctx, Some(&keys.public_key), &observation, warning).await?;
     Ok(Action::requeue(RESYNC))
+}
+
+/// Applies one namespaced child when it differs from the live object, and
+/// notes its kind in `written` when it was written.
+async fn apply_child<K>(
+    client: &Client,
+    namespace: &str,
+    desired: &K,
+    written: &mut Vec<&str>,
+    metrics: &Metrics,
+) -> Result<()>
+where
+    K: k8s_openapi::Resource
+        + Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Serialize
+        + DeserializeOwned
+        + Clone
+        + Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    let live = get_live(&api, &desired.name_any()).await?;
+    let (applied, _) = apply_if_changed(&api, desired, live, metrics).await?;
+    note(written, <K as k8s_openapi::Resource>::KIND, applied);
+    Ok(())
 }
 
 fn note<'a>(written: &mut Vec<&'a str>, kind: &'a str, applied: Applied) {
