@@ -2,6 +2,13 @@
 //! renders it into the colony's ConfigMap from the Colony spec; `coral-colony
 //! --config` reads it. One type on both sides keeps them from drifting.
 //! Secrets are never in the file, only the paths where they are mounted.
+//!
+//! [`agent_colonies`] is the other file the operator writes: the colonies a
+//! node-agent reports to.
+
+pub mod agent_colonies;
+
+pub use agent_colonies::{AgentColoniesError, AgentColoniesFile, AgentColony, Ipv4Cidr};
 
 use std::path::{Path, PathBuf};
 

@@ -10,6 +10,7 @@
 
 mod colony;
 mod connection;
+mod connection_matcher;
 mod reef;
 mod references;
 mod render;
@@ -22,6 +23,7 @@ pub use connection::{
     Connection, ConnectionPort, ConnectionSpec, ConnectionStatus, PortProtocol, WorkloadKind,
     WorkloadReference,
 };
+pub use connection_matcher::PodMatcher;
 pub use reef::{LlmSpec, Reef, ReefClickHouse, ReefPublicEndpoint, ReefSpec, ReefStatus};
 pub use references::{LocalObjectReference, NamespacedReference, SecretKeyReference};
 pub use render::{CrdFile, RenderError, crd_files};

@@ -10,7 +10,6 @@ use coral_workloads::{image_version, is_live, is_ready, kind, owner_workload};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use kube::ResourceExt;
-use kube::core::{Selector, SelectorExt};
 
 use crate::store::ComponentRecord;
 
@@ -59,7 +58,7 @@ pub fn observe(
             continue;
         }
         let namespace = connection.namespace().unwrap_or_default();
-        let pods = selected_pods(connection, &namespace, &state.pods);
+        let pods = selected_pods(connection, &state.pods);
         let workload = workload_of(connection, &pods);
         let template = workload
             .as_ref()
@@ -70,34 +69,12 @@ pub fn observe(
     components
 }
 
-/// Live pods in `namespace` the Connection selects.
-fn selected_pods<'a>(
-    connection: &Connection,
-    namespace: &str,
-    pods: &'a [Arc<Pod>],
-) -> Vec<&'a Pod> {
-    let in_namespace = pods
-        .iter()
+/// Live pods the Connection selects.
+fn selected_pods<'a>(connection: &Connection, pods: &'a [Arc<Pod>]) -> Vec<&'a Pod> {
+    let matcher = connection.pod_matcher();
+    pods.iter()
         .map(Arc::as_ref)
-        .filter(|pod| pod.namespace().as_deref() == Some(namespace) && is_live(pod));
-    if let Some(reference) = &connection.spec.workload_ref {
-        let wanted = (reference.name.clone(), reference.kind.as_str().to_owned());
-        return in_namespace
-            .filter(|pod| owner_workload(pod) == wanted)
-            .collect();
-    }
-    let Some(selector) = connection
-        .spec
-        .selector
-        .clone()
-        .and_then(|selector| Selector::try_from(selector).ok())
-    else {
-        // The operator reports a missing or unusable selector on the
-        // Connection; here it simply selects nothing.
-        return Vec::new();
-    };
-    in_namespace
-        .filter(|pod| selector.matches(pod.labels()))
+        .filter(|pod| is_live(pod) && matcher.matches(pod))
         .collect()
 }
 
