@@ -1,5 +1,5 @@
-//! Wiring: capture → drain thread (attribute, batch) → reporter → colony,
-//! plus the metrics port. Stops on the `shutdown` future with a last drain
+//! Wiring: capture → drain thread (attribute, route to colonies, batch) →
+//! one reporter per colony → colony, plus the metrics port. Stops on the `shutdown` future with a last drain
 //! and a bounded attempt to deliver what is buffered.
 
 use std::future::Future;
@@ -12,18 +12,23 @@ use tokio::sync::mpsc;
 
 use crate::attribution::{Attribute, StaticMap};
 use crate::cluster_watch::ClusterWatch;
+use crate::colony_targets::{ColoniesFileWatch, TargetSource};
 use crate::config::{Config, Mode};
 use crate::error::StartError;
 use crate::flow_report::attribute;
 use crate::http::{self, Health};
 use crate::metrics::Metrics;
-use crate::report::{GrpcLink, MeshLink, PendingBatch, Reporter, ReporterConfig};
+use crate::report::{Fanout, FanoutSettings, PendingBatch};
+use crate::scope::{ColonyScope, Routing, route};
 use crate::state::StateDir;
 use crate::{CaptureOptions, DrainReport, FlowCapture};
 
 /// The colony accepts at most 20,000 flows per batch.
 const MAX_FLOWS_PER_BATCH: usize = 10_000;
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the colonies file is checked for changes (a mounted Secret
+/// changes within about a minute of its update).
+const COLONIES_FILE_POLL: Duration = Duration::from_secs(5);
 
 /// Where attribution comes from.
 enum Attribution {
@@ -38,6 +43,26 @@ impl Attribution {
             Self::Cluster(watch) => f(&watch.index()),
         }
     }
+
+    fn scope(&self) -> ColonyScope {
+        match self {
+            Self::Host(_) => ColonyScope::default(),
+            Self::Cluster(watch) => watch.scope(),
+        }
+    }
+}
+
+/// How the drain thread routes flows: all to one colony, or by Connections.
+#[derive(Clone)]
+enum Scoping {
+    Everything(String),
+    ByConnections,
+}
+
+/// A batch and the colony it is for.
+struct RoutedBatch {
+    colony: String,
+    batch: PendingBatch,
 }
 
 pub async fn run(
@@ -45,12 +70,27 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     config.check()?;
-    let token = config.enrollment_token()?;
+    let source = TargetSource::from_config(&config)?;
+    let mut file_watch = None;
+    let initial_targets = match &source {
+        TargetSource::Flags(target) => vec![target.clone()],
+        TargetSource::File(path) => {
+            let mut watch = ColoniesFileWatch::new(path);
+            let targets = watch.poll()?.unwrap_or_default();
+            file_watch = Some(watch);
+            targets
+        }
+    };
+    let scoping = match &source {
+        TargetSource::Flags(target) if !source.scoped_by_connections(config.mode) => {
+            Scoping::Everything(target.colony.clone())
+        }
+        _ => Scoping::ByConnections,
+    };
     let node_name = config.node_name();
     let agent_id = config.agent_id();
     let state = StateDir::open(&config.state_dir)?;
     let key = state.node_key()?;
-    let public_link = GrpcLink::new(&config.colony_endpoint, CALL_TIMEOUT)?;
 
     let capture = FlowCapture::start(CaptureOptions {
         flow_map_entries: config.flow_map_entries,
@@ -58,14 +98,6 @@ pub async fn run(
     })?;
 
     let metrics = Arc::new(Metrics::new());
-    let link = MeshLink::new(
-        public_link,
-        &config.colony_endpoint,
-        key.clone(),
-        &config.mesh_interface,
-        CALL_TIMEOUT,
-        metrics.clone(),
-    );
     let health = Arc::new(Health {
         metrics: metrics.clone(),
         ready: AtomicBool::new(false),
@@ -80,18 +112,51 @@ pub async fn run(
 
     let attribution = match config.mode {
         Mode::Host => Attribution::Host(StaticMap::new(config.workloads.clone())),
-        Mode::Kubernetes => {
-            Attribution::Cluster(ClusterWatch::start(&node_name, Duration::from_secs(120)).await?)
-        }
+        Mode::Kubernetes => Attribution::Cluster(
+            ClusterWatch::start(
+                &node_name,
+                Duration::from_secs(120),
+                matches!(scoping, Scoping::ByConnections),
+            )
+            .await?,
+        ),
     };
 
+    let mut fanout = Fanout::new(
+        FanoutSettings {
+            agent_id: agent_id.clone(),
+            node_name: node_name.clone(),
+            key: key.clone(),
+            heartbeat_interval: config.heartbeat_interval,
+            buffer_batches: config.buffer_batches,
+            max_retry_interval: config.max_retry_interval,
+            shutdown_grace: Duration::from_secs(5),
+            call_timeout: CALL_TIMEOUT,
+            per_colony_state: source.per_colony_state(),
+        },
+        metrics.clone(),
+        state,
+    );
+    fanout.apply(initial_targets).await;
+
     let stop = Arc::new(AtomicBool::new(false));
-    let (batches_tx, batches_rx) = mpsc::unbounded_channel();
+    let (batches_tx, mut batches_rx) = mpsc::unbounded_channel();
     let drain = {
         let (stop, metrics, interval) = (stop.clone(), metrics.clone(), config.drain_interval);
+        let scoping = scoping.clone();
         std::thread::Builder::new()
             .name("drain".into())
-            .spawn(move || drain_loop(capture, attribution, interval, &stop, &metrics, batches_tx))
+            .spawn(move || {
+                drain_loop(
+                    capture,
+                    attribution,
+                    &scoping,
+                    interval,
+                    &stop,
+                    &metrics,
+                    batches_tx,
+                )
+            })
             .expect("spawn the drain thread")
     };
     health.ready.store(true, Ordering::Relaxed);
@@ -99,7 +164,9 @@ pub async fn run(
         %agent_id,
         node = %node_name,
         mode = ?config.mode,
-        colony_endpoint = %config.colony_endpoint,
+        colonies = fanout.colonies(),
+        colonies_file = ?config.colonies_file,
+        scoped_by_connections = matches!(scoping, Scoping::ByConnections),
         pubkey = %key.public_key(),
         drain_interval_ms = config.drain_interval.as_millis() as u64,
         "Agent started"
@@ -115,25 +182,30 @@ pub async fn run(
         }
     });
 
-    let reporter = Reporter::new(
-        link,
-        ReporterConfig {
-            agent_id,
-            node_name,
-            enrollment_token: token,
-            pubkey: key.public_key().to_base64(),
-            colony: config.colony.clone(),
-            colony_endpoint: config.colony_endpoint.clone(),
-            heartbeat_interval: config.heartbeat_interval,
-            buffer_batches: config.buffer_batches,
-            max_retry_interval: config.max_retry_interval,
-            shutdown_grace: Duration::from_secs(5),
-        },
-        metrics,
-        Some(state),
-    );
-    // Ends when the drain thread has sent its last batch and hung up.
-    reporter.run(batches_rx, std::future::pending()).await;
+    // Hand batches to their colonies' reporters until the drain thread has
+    // sent its last one and hung up; follow the colonies file meanwhile.
+    let mut poll = tokio::time::interval(COLONIES_FILE_POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            routed = batches_rx.recv() => match routed {
+                Some(RoutedBatch { colony, batch }) => {
+                    let flows = batch.flows.len() as u64;
+                    if !fanout.send(&colony, batch) {
+                        metrics.flows_out_of_scope.inc_by(flows);
+                    }
+                }
+                None => break,
+            },
+            _ = poll.tick(), if file_watch.is_some() => {
+                if let Some(targets) = file_watch.as_mut().and_then(ColoniesFileWatch::poll_logged) {
+                    tracing::info!(colonies = targets.len(), "the colonies file changed");
+                    fanout.apply(targets).await;
+                }
+            }
+        }
+    }
+    fanout.finish().await;
     let _ = drain.join();
     tracing::info!("Agent stopped");
     Ok(())
@@ -144,10 +216,11 @@ pub async fn run(
 fn drain_loop(
     mut capture: FlowCapture,
     attribution: Attribution,
+    scoping: &Scoping,
     interval: Duration,
     stop: &AtomicBool,
     metrics: &Metrics,
-    batches: mpsc::UnboundedSender<PendingBatch>,
+    batches: mpsc::UnboundedSender<RoutedBatch>,
 ) {
     let mut window_start = SystemTime::now();
     let mut overflows_seen = 0;
@@ -186,19 +259,30 @@ fn drain_loop(
         metrics
             .flows_external_remote
             .inc_by(attributed.external_remote);
-        let mut flows = attributed.flows;
-        while !flows.is_empty() {
-            let rest = flows.split_off(flows.len().min(MAX_FLOWS_PER_BATCH));
-            let batch = PendingBatch {
-                sequence: None,
-                window_start: Timestamp::from(window_start),
-                window_end: Timestamp::from(window_end),
-                flows,
-            };
-            if batches.send(batch).is_err() {
-                return; // the reporter is gone
+        let routing = match scoping {
+            Scoping::Everything(colony) => Routing::Everything(colony.clone()),
+            Scoping::ByConnections => Routing::ByConnections(attribution.scope()),
+        };
+        let routed = route(attributed.flows, &routing);
+        metrics.flows_out_of_scope.inc_by(routed.out_of_scope);
+        for (colony, mut flows) in routed.per_colony {
+            while !flows.is_empty() {
+                let rest = flows.split_off(flows.len().min(MAX_FLOWS_PER_BATCH));
+                let batch = PendingBatch {
+                    sequence: None,
+                    window_start: Timestamp::from(window_start),
+                    window_end: Timestamp::from(window_end),
+                    flows,
+                };
+                let routed = RoutedBatch {
+                    colony: colony.clone(),
+                    batch,
+                };
+                if batches.send(routed).is_err() {
+                    return; // the dispatcher is gone
+                }
+                flows = rest;
             }
-            flows = rest;
         }
         window_start = window_end;
         if stopping {

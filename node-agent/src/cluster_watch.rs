@@ -1,8 +1,10 @@
 //! Watch caches of all pods and Services (kube-rs reflectors), from which a
-//! fresh [`ClusterIndex`] is built for each batch.
+//! fresh [`ClusterIndex`] is built for each batch, and of Coral's
+//! Connections when flows are scoped per colony ([`ColonyScope`]).
 
 use std::time::Duration;
 
+use coral_crds::Connection;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::runtime::reflector::{self, Store};
@@ -10,6 +12,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 
 use crate::attribution::ClusterIndex;
+use crate::scope::ColonyScope;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterWatchError {
@@ -19,8 +22,9 @@ pub enum ClusterWatchError {
     )]
     Client(#[source] kube::Error),
     #[error(
-        "the pod and Service caches did not fill within {0:?}: check the agent's RBAC \
-         (list/watch pods and services cluster-wide) and the API server's health"
+        "the pod, Service and Connection caches did not fill within {0:?}: check the agent's \
+         RBAC (list/watch pods, services and connections.coral.io cluster-wide), that Coral's \
+         CRDs are installed, and the API server's health"
     )]
     NotReady(Duration),
 }
@@ -30,14 +34,17 @@ pub struct ClusterWatch {
     node_name: String,
     pods: Store<Pod>,
     services: Store<Service>,
+    /// Watched only when flows are scoped per colony.
+    connections: Option<Store<Connection>>,
 }
 
 impl ClusterWatch {
-    /// Starts both reflectors on the current runtime and waits until their
+    /// Starts the reflectors on the current runtime and waits until their
     /// first lists are in.
     pub async fn start(
         node_name: &str,
         ready_timeout: Duration,
+        watch_connections: bool,
     ) -> Result<Self, ClusterWatchError> {
         let client = Client::try_default()
             .await
@@ -65,19 +72,38 @@ impl ClusterWatch {
                 }
             })
             .reflect(pod_writer);
-        let service_stream = watcher(Api::<Service>::all(client), watcher::Config::default())
-            .default_backoff()
-            .modify(|service: &mut Service| {
-                service.metadata.managed_fields = None;
-                service.metadata.annotations = None;
-            })
-            .reflect(service_writer);
+        let service_stream = watcher(
+            Api::<Service>::all(client.clone()),
+            watcher::Config::default(),
+        )
+        .default_backoff()
+        .modify(|service: &mut Service| {
+            service.metadata.managed_fields = None;
+            service.metadata.annotations = None;
+        })
+        .reflect(service_writer);
         tokio::spawn(log_errors("pods", pod_stream));
         tokio::spawn(log_errors("services", service_stream));
+        let connections = watch_connections.then(|| {
+            let (connections, writer) = reflector::store();
+            let stream = watcher(Api::<Connection>::all(client), watcher::Config::default())
+                .default_backoff()
+                .modify(|connection: &mut Connection| {
+                    connection.metadata.managed_fields = None;
+                    connection.metadata.annotations = None;
+                    connection.status = None;
+                })
+                .reflect(writer);
+            tokio::spawn(log_errors("connections", stream));
+            connections
+        });
 
         let ready = async {
             let _ = pods.wait_until_ready().await;
             let _ = services.wait_until_ready().await;
+            if let Some(connections) = &connections {
+                let _ = connections.wait_until_ready().await;
+            }
         };
         tokio::time::timeout(ready_timeout, ready)
             .await
@@ -85,14 +111,30 @@ impl ClusterWatch {
         tracing::info!(
             pods = pods.state().len(),
             services = services.state().len(),
+            connections = connections.as_ref().map(|c| c.state().len()),
             node = node_name,
-            "pod and Service caches ready"
+            "watch caches ready"
         );
         Ok(Self {
             node_name: node_name.to_owned(),
             pods,
             services,
+            connections,
         })
+    }
+
+    /// Which workloads each colony's Connections select now (nothing when
+    /// Connections are not watched).
+    pub fn scope(&self) -> ColonyScope {
+        let Some(connections) = &self.connections else {
+            return ColonyScope::default();
+        };
+        let pods = self.pods.state();
+        let connections = connections.state();
+        ColonyScope::build(
+            pods.iter().map(|pod| pod.as_ref()),
+            connections.iter().map(|connection| connection.as_ref()),
+        )
     }
 
     /// The index over the caches' current contents.

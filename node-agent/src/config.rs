@@ -34,9 +34,22 @@ pub struct Config {
     #[arg(long = "workload", value_name = "[NAMESPACE/]NAME=IP[:PORT]")]
     pub workloads: Vec<StaticWorkload>,
 
-    /// The colony's AgentService, e.g. http://10.42.0.1:9000.
-    #[arg(long, env = "CORAL_COLONY_ENDPOINT")]
-    pub colony_endpoint: String,
+    /// One colony's connect endpoint, where the agent enrolls, e.g.
+    /// http://10.96.0.10:9000 (or give --colonies-file).
+    #[arg(
+        long,
+        env = "CORAL_COLONY_ENDPOINT",
+        required_unless_present = "colonies_file",
+        conflicts_with = "colonies_file"
+    )]
+    pub colony_endpoint: Option<String>,
+
+    /// A colonies.yaml listing every colony to report to, with endpoints and
+    /// tokens (in cluster: the operator's `coral-node-agent-colonies`
+    /// Secret); re-read when it changes. Flows go to the colonies whose
+    /// Connections select either end.
+    #[arg(long, env = "CORAL_COLONIES_FILE")]
+    pub colonies_file: Option<PathBuf>,
 
     /// Name of the TUN device this agent's end of the mesh uses.
     #[arg(long, default_value = coral_mesh::DEFAULT_INTERFACE, env = "CORAL_MESH_INTERFACE")]
@@ -54,8 +67,15 @@ pub struct Config {
     )]
     pub enrollment_token_file: Option<PathBuf>,
 
-    /// `namespace/name` of the Colony the flows are for.
-    #[arg(long, env = "CORAL_COLONY", default_value = "")]
+    /// With --colony-endpoint: `namespace/name` of the Colony the flows are
+    /// for. In Kubernetes mode only flows of workloads its Connections select
+    /// are then reported; empty reports every attributed flow.
+    #[arg(
+        long,
+        env = "CORAL_COLONY",
+        default_value = "",
+        conflicts_with = "colonies_file"
+    )]
     pub colony: String,
 
     /// Keeps the node's WireGuard key and the batch sequence across restarts.
@@ -138,6 +158,11 @@ pub enum ConfigError {
     NoWorkloads,
     #[error("--workload only applies to --mode host")]
     WorkloadsOutsideHostMode,
+    #[error(
+        "--colonies-file needs --mode kubernetes (it scopes flows by Connections); \
+         in host mode give --colony-endpoint and --enrollment-token"
+    )]
+    ColoniesFileInHostMode,
 }
 
 impl Config {
@@ -168,6 +193,7 @@ impl Config {
             Mode::Kubernetes if !self.workloads.is_empty() => {
                 Err(ConfigError::WorkloadsOutsideHostMode)
             }
+            Mode::Host if self.colonies_file.is_some() => Err(ConfigError::ColoniesFileInHostMode),
             _ => Ok(()),
         }
     }
@@ -233,6 +259,30 @@ mod tests {
         assert!(misplaced.check().is_err());
         let no_token = parse(&[]).unwrap().enrollment_token().unwrap_err();
         assert!(no_token.to_string().contains("--enrollment-token-file"));
+        let file_in_host_mode = Config::try_parse_from([
+            "coral-node-agent",
+            "--mode",
+            "host",
+            "--workload",
+            "a=10.0.0.1",
+            "--colonies-file",
+            "/etc/coral/colonies/colonies.yaml",
+        ])
+        .unwrap();
+        assert!(
+            file_in_host_mode
+                .check()
+                .unwrap_err()
+                .to_string()
+                .contains("--mode kubernetes")
+        );
+        let neither = Config::try_parse_from(["coral-node-agent"]).unwrap_err();
+        assert!(
+            neither.to_string().contains("--colony-endpoint"),
+            "{neither}"
+        );
+        let both = parse(&["--colonies-file", "/x"]).unwrap_err();
+        assert!(both.to_string().contains("cannot be used with"), "{both}");
         let bad = parse(&["--mode", "host", "--workload", "api"]).unwrap_err();
         assert!(bad.to_string().contains("[NAMESPACE/]NAME=IP"), "{bad}");
         assert!(parse(&["--drain-interval", "0"]).is_err());

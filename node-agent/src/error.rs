@@ -49,6 +49,8 @@ pub enum StartError {
     Cluster(#[from] crate::cluster_watch::ClusterWatchError),
     #[error(transparent)]
     Endpoint(#[from] crate::report::EndpointError),
+    #[error(transparent)]
+    Colonies(#[from] coral_colony_config::AgentColoniesError),
     #[error("cannot listen on {addr} for /metrics: {source}; pick another --metrics-addr")]
     Bind {
         addr: SocketAddr,

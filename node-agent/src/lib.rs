@@ -10,6 +10,7 @@ pub mod app;
 pub mod attribution;
 mod capture;
 pub mod cluster_watch;
+pub mod colony_targets;
 pub mod config;
 mod drain;
 mod error;
@@ -19,6 +20,7 @@ pub mod http;
 pub mod metrics;
 pub mod prerequisites;
 pub mod report;
+pub mod scope;
 pub mod state;
 
 pub use capture::{CaptureOptions, EmptyHook, FlowCapture};

@@ -1,5 +1,6 @@
 //! What the agent keeps across restarts in its state directory: its
-//! WireGuard (x25519) key pair and the last batch sequence number it used.
+//! WireGuard (x25519) key pair and, per colony, the last batch sequence
+//! number it used.
 
 use std::fs;
 use std::io::Write;
@@ -33,6 +34,7 @@ pub enum StateError {
 #[derive(Clone, Debug)]
 pub struct StateDir {
     dir: PathBuf,
+    sequence_file: String,
 }
 
 impl StateDir {
@@ -40,7 +42,27 @@ impl StateDir {
         fs::create_dir_all(dir).map_err(|source| io(dir, source))?;
         Ok(Self {
             dir: dir.to_owned(),
+            sequence_file: SEQUENCE_FILE.to_owned(),
         })
+    }
+
+    /// The same directory, with its own sequence counter for `colony`
+    /// (`namespace/name`): each colony numbers this agent's batches apart.
+    pub fn for_colony(&self, colony: &str) -> Self {
+        let name: String = colony
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        Self {
+            dir: self.dir.clone(),
+            sequence_file: format!("{SEQUENCE_FILE}.{name}"),
+        }
     }
 
     /// Loads the node's WireGuard key (base64, as `wg genkey` prints it; the
@@ -65,7 +87,7 @@ impl StateDir {
 
     /// The last sequence number handed to a batch (0 when none yet).
     pub fn last_sequence(&self) -> Result<u64, StateError> {
-        let path = self.dir.join(SEQUENCE_FILE);
+        let path = self.dir.join(&self.sequence_file);
         match fs::read_to_string(&path) {
             Ok(text) => Ok(text.trim().parse().unwrap_or_else(|_| {
                 tracing::warn!(path = %path.display(), "unreadable sequence file; continuing from the colony's");
@@ -78,7 +100,7 @@ impl StateDir {
 
     pub fn save_sequence(&self, sequence: u64) -> Result<(), StateError> {
         write_atomically(
-            &self.dir.join(SEQUENCE_FILE),
+            &self.dir.join(&self.sequence_file),
             format!("{sequence}\n").as_bytes(),
             0o644,
         )
@@ -94,7 +116,11 @@ fn io(path: &Path, source: std::io::Error) -> StateError {
 
 /// Write a sibling temp file, then rename it over `path`.
 fn write_atomically(path: &Path, contents: &[u8], mode: u32) -> Result<(), StateError> {
-    let tmp = path.with_extension("tmp");
+    // `name.tmp` beside `name` (not with_extension: `sequence.a_b` and
+    // `sequence.c_d` would share `sequence.tmp`).
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -158,5 +184,11 @@ mod tests {
         assert_eq!(state.last_sequence().unwrap(), 0);
         state.save_sequence(42).unwrap();
         assert_eq!(state.last_sequence().unwrap(), 42);
+        let shop = state.for_colony("shop/shop");
+        assert_eq!(shop.last_sequence().unwrap(), 0);
+        shop.save_sequence(7).unwrap();
+        assert_eq!(state.last_sequence().unwrap(), 42);
+        assert_eq!(state.for_colony("shop/shop").last_sequence().unwrap(), 7);
+        assert!(dir.path().join("sequence.shop_shop").exists());
     }
 }

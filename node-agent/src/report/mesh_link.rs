@@ -7,7 +7,6 @@
 //! call goes to the connect endpoint.
 
 use std::net::Ipv4Addr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use coral_mesh::{ColonyJoin, MeshInterface, PublicKey, SecretKey, resolve_endpoint};
@@ -18,7 +17,7 @@ use coral_proto::agent::v1::{
 use tonic::Status;
 
 use super::link::{ColonyLink, GrpcLink};
-use crate::metrics::Metrics;
+use crate::metrics::ColonyMetrics;
 
 pub struct MeshLink {
     /// The connect endpoint: enrollment, and everything without a mesh.
@@ -28,7 +27,7 @@ pub struct MeshLink {
     interface_name: String,
     call_timeout: Duration,
     tunnel: Option<Tunnel>,
-    metrics: Arc<Metrics>,
+    metrics: ColonyMetrics,
 }
 
 /// The running tunnel and what it was built from.
@@ -53,7 +52,7 @@ impl MeshLink {
         key: SecretKey,
         interface_name: &str,
         call_timeout: Duration,
-        metrics: Arc<Metrics>,
+        metrics: ColonyMetrics,
     ) -> Self {
         Self {
             public,
@@ -64,6 +63,14 @@ impl MeshLink {
             tunnel: None,
             metrics,
         }
+    }
+
+    /// Takes the tunnel down (its TUN device and routes go with it).
+    pub async fn close(mut self) {
+        if let Some(tunnel) = self.tunnel.take() {
+            let _ = tunnel.interface.shutdown().await;
+        }
+        self.metrics.mesh_up.set(0);
     }
 
     /// `mesh_up` and the handshake age, from the tunnel's counters.

@@ -2,11 +2,13 @@
 //! delivery with backoff, a bounded buffer while the colony is away, and
 //! heartbeats.
 
+mod fanout;
 mod link;
 mod mesh_link;
 mod outbox;
 mod reporter;
 
+pub use fanout::{Fanout, FanoutSettings};
 pub use link::{ColonyLink, EndpointError, GrpcLink};
 pub use mesh_link::MeshLink;
 pub use outbox::{Outbox, PendingBatch};

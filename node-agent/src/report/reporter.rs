@@ -5,7 +5,6 @@
 //! once, so nothing is lost or counted twice while the buffer holds.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use coral_proto::Timestamp;
@@ -16,7 +15,7 @@ use tonic::{Code, Status};
 
 use super::link::ColonyLink;
 use super::outbox::{Outbox, PendingBatch};
-use crate::metrics::Metrics;
+use crate::metrics::ColonyMetrics;
 use crate::state::StateDir;
 
 #[derive(Clone, Debug)]
@@ -47,7 +46,7 @@ pub struct Reporter<L> {
     link: L,
     config: ReporterConfig,
     outbox: Outbox,
-    metrics: Arc<Metrics>,
+    metrics: ColonyMetrics,
     state: Option<StateDir>,
     /// The last sequence number handed out.
     last_sequence: u64,
@@ -60,7 +59,7 @@ impl<L: ColonyLink> Reporter<L> {
     pub fn new(
         link: L,
         config: ReporterConfig,
-        metrics: Arc<Metrics>,
+        metrics: ColonyMetrics,
         state: Option<StateDir>,
     ) -> Self {
         let last_sequence = state
@@ -81,6 +80,11 @@ impl<L: ColonyLink> Reporter<L> {
 
     pub fn buffered(&self) -> usize {
         self.outbox.len()
+    }
+
+    /// The link, for closing its tunnel once the reporter has finished.
+    pub fn into_link(self) -> L {
+        self.link
     }
 
     /// Runs until `batches` closes or `shutdown` resolves, then tries for

@@ -141,7 +141,8 @@ impl Agent {
         }
     }
 
-    /// One sample of `coral_node_agent_<name>` from /metrics.
+    /// `coral_node_agent_<name>` from /metrics, summed over its label sets
+    /// (delivery metrics have one per colony).
     pub async fn metric(&self, name: &str) -> u64 {
         let text = reqwest::get(format!("http://{}/metrics", self.metrics_addr))
             .await
@@ -149,11 +150,15 @@ impl Agent {
             .text()
             .await
             .expect("metrics text");
-        let wanted = format!("coral_node_agent_{name} ");
-        text.lines()
-            .find_map(|line| line.strip_prefix(&wanted))
-            .and_then(|value| value.trim().parse::<f64>().ok())
-            .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}")) as u64
+        let wanted = format!("coral_node_agent_{name}");
+        let samples: Vec<f64> = text
+            .lines()
+            .filter_map(|line| line.strip_prefix(&wanted))
+            .filter(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+            .filter_map(|rest| rest.rsplit(' ').next()?.parse::<f64>().ok())
+            .collect();
+        assert!(!samples.is_empty(), "no {name} in /metrics:\n{text}");
+        samples.iter().sum::<f64>() as u64
     }
 }
 

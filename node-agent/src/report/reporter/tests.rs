@@ -2,7 +2,7 @@
 //! acknowledgements, a full buffer and sequence resumption.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use coral_proto::agent::v1::{EnrollResponse, Flow, HeartbeatResponse, ReportFlowsResponse};
 
@@ -110,11 +110,11 @@ struct Running {
     tx: mpsc::UnboundedSender<PendingBatch>,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<Reporter<FakeLink>>,
-    metrics: Arc<Metrics>,
+    metrics: ColonyMetrics,
 }
 
 fn start(link: &FakeLink, buffer: usize, state: Option<StateDir>) -> Running {
-    let metrics = Arc::new(Metrics::new());
+    let metrics = ColonyMetrics::default();
     let reporter = Reporter::new(link.clone(), config(buffer), metrics.clone(), state);
     let (tx, rx) = mpsc::unbounded_channel();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
