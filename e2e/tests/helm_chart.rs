@@ -21,6 +21,7 @@ use anyhow::{Context, Result, bail};
 use chart_support::{chart_dir, command, run, workspace_root};
 use coral_e2e::{client, kubeconfig_path, poll_until, unique_namespace};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, PostParams};
 use kube::config::{AuthInfo, KubeConfigOptions, Kubeconfig};
@@ -234,7 +235,7 @@ async fn install_colony_ready_upgrade_rolls_out_uninstall_keeps_crds() -> Result
             .await
             .with_context(|| format!("CRD {crd} after helm uninstall"))?;
     }
-    // The operator made it, but it belonged to the operator's Deployment.
+    // The operator made them, but they belonged to the operator's Deployment.
     let daemon_sets: Api<DaemonSet> = Api::namespaced(client.clone(), &namespace);
     poll_until(
         "the node-agent DaemonSet garbage-collected after uninstall",
@@ -247,11 +248,24 @@ async fn install_colony_ready_upgrade_rolls_out_uninstall_keeps_crds() -> Result
         },
     )
     .await?;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace);
+    poll_until(
+        "the node-agent colonies Secret garbage-collected after uninstall",
+        TIMEOUT,
+        || async {
+            Ok(match secrets.get_opt("coral-node-agent-colonies").await? {
+                None => Ok(()),
+                Some(left) => Err(left.metadata.owner_references),
+            })
+        },
+    )
+    .await?;
     Ok(())
 }
 
 /// The operator's DaemonSet carries the chart's `nodeAgent.*` defaults and
-/// is owned by the operator's Deployment.
+/// is owned by the operator's Deployment, as is its colonies Secret (which
+/// the operator applied with the chart's RBAC before the DaemonSet).
 async fn node_agent_follows_values_and_is_owned(
     client: &Client,
     namespace: &str,
@@ -266,6 +280,16 @@ async fn node_agent_follows_values_and_is_owned(
     assert_eq!(owners.len(), 1, "owners: {owners:?}");
     assert_eq!(owners[0].kind, "Deployment");
     assert_eq!(Some(&owners[0].uid), operator.metadata.uid.as_ref());
+    let colonies = Api::<Secret>::namespaced(client.clone(), namespace)
+        .get("coral-node-agent-colonies")
+        .await
+        .context("the node-agent colonies Secret")?;
+    let owners = colonies.metadata.owner_references.unwrap_or_default();
+    assert_eq!(
+        owners.first().map(|o| &o.uid),
+        operator.metadata.uid.as_ref(),
+        "owners: {owners:?}"
+    );
     let pod = daemon_set.spec.template.spec.context("pod spec")?;
     let limits = pod.containers[0]
         .resources
@@ -338,6 +362,12 @@ fn refused_what_it_does_not_need(namespace: &str, service_account: &str) -> Resu
         &["create", "daemonsets.apps", "-n", namespace],
         &["patch", "daemonsets.apps/coral-node-agent", "-n", namespace],
         &[
+            "delete",
+            "secrets/coral-node-agent-colonies",
+            "-n",
+            namespace,
+        ],
+        &[
             "get",
             &format!("deployments.apps/{service_account}"),
             "-n",
@@ -358,6 +388,7 @@ fn refused_what_it_does_not_need(namespace: &str, service_account: &str) -> Resu
     for refused in [
         &["delete", "pods", "-n", "default"][..],
         &["delete", "secrets", "-n", "default"],
+        &["delete", "secrets/other", "-n", namespace],
         &["get", "nodes"],
         &["update", "customresourcedefinitions.apiextensions.k8s.io"],
         &["patch", "daemonsets.apps", "-n", "default"],

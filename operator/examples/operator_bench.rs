@@ -231,7 +231,10 @@ async fn bench(client: &Client, args: &Args, namespace: &str, agent_namespace: &
         async move {
             let colony: Colony = serde_json::from_value(json!({
                 "apiVersion": "coral.io/v1alpha1", "kind": "Colony", "metadata": {"name": format!("c{i}")},
-                "spec": {"application": format!("app{i}"), "environment": "bench"}
+                // A mesh network each: overlapping ones would be left out of
+                // the node-agents' colonies file with a Warning Event.
+                "spec": {"application": format!("app{i}"), "environment": "bench",
+                         "mesh": {"ipv4CIDR": format!("10.{}.{}.0/24", 64 + i / 256, i % 256)}}
             }))?;
             colonies.create(&PostParams::default(), &colony).await.map(|_| ()).map_err(anyhow::Error::from)
         }

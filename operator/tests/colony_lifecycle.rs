@@ -1,7 +1,8 @@
 //! Colony and Connection against the local cluster with the operator binary:
 //! children with owner references, Ready from child readiness, the key
 //! Secret surviving restarts, zero writes on a resync, the node-agent
-//! DaemonSet following the Colonies, Connection conditions, and cleanup.
+//! DaemonSet and its colonies file following the Colonies (an overlapping
+//! mesh network left out with an Event), Connection conditions, and cleanup.
 //! Needs `cargo xtask cluster up`; fails when the cluster is not reachable.
 
 mod support;
@@ -9,10 +10,11 @@ mod support;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
+use coral_colony_config::{AgentColoniesFile, AgentColony};
 use coral_crds::{Colony, Connection};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolume, Secret, Service};
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, PersistentVolume, Secret, Service};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 
@@ -69,6 +71,7 @@ async fn scenario(client: &Client, namespace: &str, agent_namespace: &str) -> Re
     let stateful_sets: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
     let connections: Api<Connection> = Api::namespaced(client.clone(), namespace);
     let daemon_sets: Api<DaemonSet> = Api::namespaced(client.clone(), agent_namespace);
+    let agent_secrets: Api<Secret> = Api::namespaced(client.clone(), agent_namespace);
 
     let operator = support::Operator::start(agent_namespace)?;
 
@@ -174,6 +177,113 @@ async fn scenario(client: &Client, namespace: &str, agent_namespace: &str) -> Re
         },
     )
     .await?;
+
+    // The agents' colonies file lists the Colony: its Service's ClusterIP
+    // (agents need no cluster DNS), its enrollment token and mesh network.
+    let key = format!("{namespace}/shop");
+    let cluster_ip = service
+        .spec
+        .clone()
+        .unwrap_or_default()
+        .cluster_ip
+        .context("the colony Service has no ClusterIP")?;
+    let token = String::from_utf8(
+        secret.data.clone().unwrap_or_default()["enrollmentToken"]
+            .0
+            .clone(),
+    )?;
+    let expected = AgentColony {
+        colony: key.clone(),
+        endpoint: format!("http://{cluster_ip}:9000"),
+        enrollment_token: token,
+        mesh_ipv4_cidr: "10.42.0.0/16".into(),
+    };
+    let others = other_colonies(client, namespace).await?;
+    if others.is_empty() {
+        let listed = wait_colonies_file(
+            &agent_secrets,
+            "the colonies file lists Colony shop",
+            |file| file.colonies.iter().any(|c| c.colony == key),
+        )
+        .await?;
+        ensure!(
+            listed.colonies == vec![expected.clone()],
+            "colonies file: {listed:?}"
+        );
+
+        // A second Colony with the same (default) mesh network is left out,
+        // with a Warning Event on it naming the older one. Its claim would
+        // bind no volume: a StorageClass that does not exist.
+        let overlapping: Colony = serde_json::from_value(json!({
+            "apiVersion": "coral.io/v1alpha1", "kind": "Colony",
+            "metadata": {"name": "shop-copy"},
+            "spec": {"application": "shop", "environment": "copy",
+                     "storage": {"duckdb": {"storageClassName": "coral-e2e-none"}}}
+        }))?;
+        colonies
+            .create(&PostParams::default(), &overlapping)
+            .await?;
+        let events: Api<Event> = Api::namespaced(client.clone(), namespace);
+        let event = support::eventually(
+            Duration::from_secs(30),
+            "a Warning Event MeshCIDROverlap on Colony shop-copy",
+            || {
+                let events = events.clone();
+                async move {
+                    let list = events
+                        .list(&ListParams::default().fields("involvedObject.name=shop-copy"))
+                        .await?;
+                    Ok(list
+                        .items
+                        .into_iter()
+                        .find(|e| e.reason.as_deref() == Some("MeshCIDROverlap")))
+                }
+            },
+        )
+        .await?;
+        let note = event.message.unwrap_or_default();
+        ensure!(
+            event.type_.as_deref() == Some("Warning")
+                && note.contains(&format!("Colony {key}"))
+                && note.contains("spec.mesh.ipv4CIDR"),
+            "the Event does not say what collides and what to change: {note}"
+        );
+        // The copy's keys and Service exist by now; it stays out of the file.
+        support::eventually(
+            Duration::from_secs(30),
+            "Colony shop-copy's keys and Service",
+            || {
+                let (secrets, services) = (secrets.clone(), services.clone());
+                async move {
+                    let both = secrets.get_opt("shop-copy-colony-keys").await?.is_some()
+                        && services.get_opt("shop-copy-colony").await?.is_some();
+                    Ok(both.then_some(()))
+                }
+            },
+        )
+        .await?;
+        let file = read_colonies_file(&agent_secrets)
+            .await?
+            .context("the colonies Secret is gone")?;
+        ensure!(
+            file.colonies == vec![expected.clone()],
+            "the overlapping Colony reached the colonies file: {file:?}"
+        );
+        colonies
+            .delete("shop-copy", &DeleteParams::default())
+            .await?;
+        support::eventually(Duration::from_secs(30), "Colony shop-copy deleted", || {
+            let colonies = colonies.clone();
+            async move { Ok(colonies.get_opt("shop-copy").await?.is_none().then_some(())) }
+        })
+        .await?;
+    } else {
+        // An older one among them may hold the same mesh network.
+        eprintln!(
+            "other Colonies exist in the cluster ({others:?}); only checking that the colonies file parses"
+        );
+        wait_colonies_file(&agent_secrets, "the colonies file", |_| true).await?;
+    }
 
     // Connection: the colony now exists, no pods match yet.
     wait_connection_reason(&connections, "api", "NoMatchingPods").await?;
@@ -284,19 +394,22 @@ async fn scenario(client: &Client, namespace: &str, agent_namespace: &str) -> Re
     )
     .await?;
     if other_colonies_exist(client).await? {
-        eprintln!("other Colonies exist in the cluster; not checking node-agent DaemonSet removal");
+        eprintln!(
+            "other Colonies exist in the cluster; not checking the removal of the node-agent DaemonSet and colonies Secret"
+        );
     } else {
         support::eventually(
             Duration::from_secs(30),
-            "node-agent DaemonSet removed",
+            "node-agent DaemonSet and colonies Secret removed",
             || {
-                let daemon_sets = daemon_sets.clone();
+                let (daemon_sets, agent_secrets) = (daemon_sets.clone(), agent_secrets.clone());
                 async move {
-                    Ok(daemon_sets
-                        .get_opt("coral-node-agent")
-                        .await?
-                        .is_none()
-                        .then_some(()))
+                    let gone = daemon_sets.get_opt("coral-node-agent").await?.is_none()
+                        && agent_secrets
+                            .get_opt("coral-node-agent-colonies")
+                            .await?
+                            .is_none();
+                    Ok(gone.then_some(()))
                 }
             },
         )
@@ -313,6 +426,44 @@ async fn other_colonies_exist(client: &Client) -> Result<bool> {
         .await?
         .items
         .is_empty())
+}
+
+/// `namespace/name` of the Colonies outside `namespace`.
+async fn other_colonies(client: &Client, namespace: &str) -> Result<Vec<String>> {
+    Ok(Api::<Colony>::all(client.clone())
+        .list(&Default::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|c| c.namespace().as_deref() != Some(namespace))
+        .map(|c| format!("{}/{}", c.namespace().unwrap_or_default(), c.name_any()))
+        .collect())
+}
+
+/// The node-agents' colonies file from its Secret, checked as the agent
+/// checks it; None while the Secret does not exist.
+async fn read_colonies_file(secrets: &Api<Secret>) -> Result<Option<AgentColoniesFile>> {
+    let Some(secret) = secrets.get_opt("coral-node-agent-colonies").await? else {
+        return Ok(None);
+    };
+    let data = secret.data.unwrap_or_default();
+    let bytes = data
+        .get("colonies.yaml")
+        .context("the colonies Secret has no colonies.yaml")?;
+    let text = String::from_utf8(bytes.0.clone())?;
+    let file = AgentColoniesFile::parse(&text).map_err(anyhow::Error::msg)?;
+    Ok(Some(file))
+}
+
+async fn wait_colonies_file(
+    secrets: &Api<Secret>,
+    what: &str,
+    done: impl Fn(&AgentColoniesFile) -> bool,
+) -> Result<AgentColoniesFile> {
+    support::eventually(Duration::from_secs(30), what, || async {
+        Ok(read_colonies_file(secrets).await?.filter(|file| done(file)))
+    })
+    .await
 }
 
 async fn wait_connection_reason(api: &Api<Connection>, name: &str, reason: &str) -> Result<()> {

@@ -26,6 +26,11 @@ coral
 coral-node-agent
 {{- end }}
 
+{{/* Fixed: the Secret with the node-agents' colonies file (operator/src/node_agent/colonies.rs SECRET_NAME). */}}
+{{- define "coral.nodeAgent.coloniesSecretName" -}}
+coral-node-agent-colonies
+{{- end }}
+
 {{/* Fixed: the Lease the operator's leader election uses (operator/src/leader.rs). */}}
 {{- define "coral.operator.leaseName" -}}
 coral-operator

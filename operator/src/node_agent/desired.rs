@@ -3,12 +3,13 @@
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec};
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction,
-    HostPathVolumeSource, ObjectFieldSelector, PodSpec, PodTemplateSpec, Probe, SecurityContext,
-    Volume, VolumeMount,
+    HostPathVolumeSource, ObjectFieldSelector, PodSpec, PodTemplateSpec, Probe, SecretVolumeSource,
+    SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use super::colonies;
 use crate::context::OperatorConfig;
 use crate::labels::{self, NODE_AGENT_NAME};
 
@@ -80,6 +81,7 @@ pub fn daemon_set(config: &OperatorConfig, owner: Option<OwnerReference>) -> Dae
                 "CORAL_METRICS_ADDR",
                 format!("0.0.0.0:{}", settings.metrics_port),
             ),
+            value("CORAL_COLONIES_FILE", colonies::FILE_PATH.into()),
         ]),
         ports: Some(vec![ContainerPort {
             name: Some("metrics".into()),
@@ -95,6 +97,7 @@ pub fn daemon_set(config: &OperatorConfig, owner: Option<OwnerReference>) -> Dae
             mount("cgroup", "/sys/fs/cgroup", true),
             mount("state", STATE_DIR, false),
             mount("tun", "/dev/net/tun", false),
+            mount("colonies", colonies::MOUNT_DIR, true),
         ]),
         security_context: Some(SecurityContext {
             privileged: Some(false),
@@ -145,6 +148,21 @@ pub fn daemon_set(config: &OperatorConfig, owner: Option<OwnerReference>) -> Dae
                         host_path("state", STATE_DIR, "DirectoryOrCreate"),
                         // Container runtimes do not pass the TUN device by default.
                         host_path("tun", "/dev/net/tun", "CharDevice"),
+                        // Which colonies to join (tokens included). A whole
+                        // directory, not a subPath: the kubelet then updates
+                        // the file when the Secret changes. Not optional: the
+                        // operator applies the Secret before the DaemonSet,
+                        // and an agent without the file has nothing to do.
+                        // `defaultMode` is left to the apiserver's 0644 so
+                        // that the live object carries every desired field.
+                        Volume {
+                            name: "colonies".into(),
+                            secret: Some(SecretVolumeSource {
+                                secret_name: Some(colonies::SECRET_NAME.into()),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        },
                     ]),
                     tolerations: (!settings.tolerations.is_empty())
                         .then(|| settings.tolerations.clone()),
@@ -196,6 +214,26 @@ mod tests {
         };
         assert_eq!(path_of("state"), STATE_DIR);
         assert_eq!(path_of("tun"), "/dev/net/tun");
+        // The colonies file comes from the operator's Secret, read-only.
+        let colonies_volume = volumes.iter().find(|v| v.name == "colonies").unwrap();
+        let source = colonies_volume.secret.clone().unwrap();
+        assert_eq!(source.secret_name.as_deref(), Some(colonies::SECRET_NAME));
+        assert_eq!(source.default_mode, None);
+        let container = &pod.containers[0];
+        let mounts = container.volume_mounts.clone().unwrap();
+        let mount = mounts.iter().find(|m| m.name == "colonies").unwrap();
+        assert_eq!(mount.mount_path, colonies::MOUNT_DIR);
+        assert_eq!(mount.read_only, Some(true));
+        assert_eq!(mount.sub_path, None);
+        let env = container.env.clone().unwrap();
+        let file = env
+            .iter()
+            .find(|e| e.name == "CORAL_COLONIES_FILE")
+            .unwrap();
+        assert_eq!(
+            file.value.as_deref(),
+            Some("/etc/coral/colonies/colonies.yaml")
+        );
         // Default: every taint tolerated.
         let tolerations = pod.tolerations.unwrap();
         assert_eq!(tolerations[0].operator.as_deref(), Some("Exists"));
