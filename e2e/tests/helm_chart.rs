@@ -123,6 +123,7 @@ async fn install_colony_ready_upgrade_rolls_out_uninstall_keeps_crds() -> Result
     let owner_deployment = env("CORAL_OPERATOR_DEPLOYMENT")?;
     assert_eq!(owner_deployment, operator_name);
     refused_what_it_does_not_need(&namespace, &operator_name)?;
+    node_agent_only_reads(&namespace)?;
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let operator = tokio::spawn(coral_operator::run(
         operator_client,
@@ -338,17 +339,46 @@ async fn client_with_token(token: &str) -> Result<Client> {
     Ok(Client::try_from(config)?)
 }
 
+/// `kubectl auth can-i --as user args…`: whether the apiserver allows it.
+fn can_i(user: &str, args: &[&str]) -> Result<bool> {
+    let out = chart_support::outcome(
+        command("kubectl")?
+            .args(["auth", "can-i", "--as", user])
+            .args(args),
+    )?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim() == "yes")
+}
+
+/// The node-agent reads what it attributes flows with and the Connections
+/// that scope them per colony, cluster-wide, and writes nothing.
+fn node_agent_only_reads(namespace: &str) -> Result<()> {
+    let user = format!("system:serviceaccount:{namespace}:coral-node-agent");
+    for allowed in [
+        &["watch", "pods", "-A"][..],
+        &["watch", "endpointslices.discovery.k8s.io", "-A"],
+        &["watch", "connections.coral.io", "-A"],
+    ] {
+        assert!(
+            can_i(&user, allowed)?,
+            "{user} may not {allowed:?}, which the agent does"
+        );
+    }
+    for refused in [
+        &["get", "secrets", "-A"][..],
+        &["patch", "connections.coral.io", "-A"],
+    ] {
+        assert!(
+            !can_i(&user, refused)?,
+            "{user} may {refused:?}, which the agent never does"
+        );
+    }
+    Ok(())
+}
+
 /// Least privilege, checked from the apiserver's side (`kubectl auth can-i --as`).
 fn refused_what_it_does_not_need(namespace: &str, service_account: &str) -> Result<()> {
     let user = format!("system:serviceaccount:{namespace}:{service_account}");
-    let can = |args: &[&str]| -> Result<bool> {
-        let out = chart_support::outcome(
-            command("kubectl")?
-                .args(["auth", "can-i", "--as", &user])
-                .args(args),
-        )?;
-        Ok(String::from_utf8_lossy(&out.stdout).trim() == "yes")
-    };
+    let can = |args: &[&str]| can_i(&user, args);
     for allowed in [
         &["patch", "statefulsets.apps", "-n", "default"][..],
         &["create", "secrets", "-n", "default"],
