@@ -4,10 +4,12 @@
 //! network namespace of its own (its WireGuard hub needs one apart from the
 //! node-agent's). The pod's status then gets that namespace's address, so
 //! the Service the operator made, and the API server's service proxy that
-//! `kubectl coral` goes through, reach this process.
+//! `kubectl coral` goes through, reach this process. With no kube-proxy on
+//! the local cluster, the Service's ClusterIP is put on the namespace too, so
+//! node-agents enroll at the address the operator hands them.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,7 +18,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use coral_e2e::{LinkedNetns, ServerProcess, poll_until};
 use coral_operator::colony::config_file::CONFIG_KEY;
 use coral_operator::{keys, labels};
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
@@ -32,10 +34,8 @@ pub struct ColonyPod {
     // Dropped after the process (fields drop in order).
     _api_server: ApiServerRelay,
     _netns: LinkedNetns,
-    /// The connect port, as the node-agents and the test reach it.
+    /// The connect port at the pod's address, as the test reaches it.
     pub addr: SocketAddr,
-    /// The agents' enrollment token, from the Colony's Secret.
-    pub token_file: PathBuf,
 }
 
 impl ColonyPod {
@@ -50,9 +50,10 @@ impl ColonyPod {
         kubeconfig: &Path,
         dir: &Path,
     ) -> Result<ColonyPod> {
-        let (config, secret) = children(client, namespace, name).await?;
+        let (config, secret, cluster_ip) = children(client, namespace, name).await?;
         let files = ColonyFiles::write(dir, &config, &secret)?;
         let netns = LinkedNetns::create("colony")?;
+        netns.add_address(cluster_ip)?;
         let api_server = ApiServerRelay::start(&netns.name, kubeconfig)?;
         let mut command = netns.command(binary);
         command
@@ -65,14 +66,14 @@ impl ColonyPod {
             .arg(&files.token)
             .arg("--wireguard-key-file")
             .arg(&files.private_key)
-            .args(["--bind", &netns.ns_addr.to_string()])
+            // The pod IP and the ClusterIP.
+            .args(["--bind", "0.0.0.0"])
             .args(["--log-format", "json"]);
         let mut process = ServerProcess::spawn(command, "Colony listening");
-        let addr = process.listening_addr();
+        let addr = SocketAddr::new(IpAddr::V4(netns.ns_addr), process.listening_port());
         let pod = ColonyPod {
             process,
             addr,
-            token_file: files.token,
             _api_server: api_server,
             _netns: netns,
         };
@@ -135,23 +136,38 @@ impl ColonyPod {
     }
 }
 
-/// The colony's ConfigMap and Secret, once the operator has made them.
-async fn children(client: &Client, namespace: &str, name: &str) -> Result<(ConfigMap, Secret)> {
+/// The colony's ConfigMap, Secret and Service ClusterIP, once the operator
+/// has made them.
+async fn children(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> Result<(ConfigMap, Secret, Ipv4Addr)> {
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let (config_name, keys_name) = (
+    let services: Api<Service> = Api::namespaced(client.clone(), namespace);
+    let (config_name, keys_name, service_name) = (
         labels::colony_config_name(name),
         labels::colony_keys_name(name),
+        labels::colony_workload_name(name),
     );
-    let what = format!("the operator to make ConfigMap {config_name} and Secret {keys_name}");
+    let what = format!(
+        "the operator to make ConfigMap {config_name}, Secret {keys_name} and Service {service_name}"
+    );
     poll_until(&what, CHILDREN_TIMEOUT, || {
-        let (config_maps, secrets) = (config_maps.clone(), secrets.clone());
-        let (config_name, keys_name) = (config_name.clone(), keys_name.clone());
+        let (config_maps, secrets, services) =
+            (config_maps.clone(), secrets.clone(), services.clone());
+        let (config_name, keys_name, service_name) =
+            (config_name.clone(), keys_name.clone(), service_name.clone());
         async move {
             let config = config_maps.get_opt(&config_name).await?;
             let secret = secrets.get_opt(&keys_name).await?;
-            anyhow::Ok(match (config, secret) {
-                (Some(config), Some(secret)) => Ok((config, secret)),
+            let cluster_ip = services
+                .get_opt(&service_name)
+                .await?
+                .and_then(|service| service.spec?.cluster_ip?.parse::<Ipv4Addr>().ok());
+            anyhow::Ok(match (config, secret, cluster_ip) {
+                (Some(config), Some(secret), Some(ip)) => Ok((config, secret, ip)),
                 _ => Err("not yet"),
             })
         }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::app::{self, AppProcess, AppSummary, Load};
 use crate::cluster_app::{self, AppPod};
 use crate::colony_pod::ColonyPod;
-use crate::node_agent::{NodeAgent, NodeAgentOptions};
+use crate::node_agent::{self, NodeAgent, NodeAgentOptions};
 use crate::pod_network::PodNetwork;
 
 /// The binaries the demo runs.
@@ -43,8 +43,8 @@ pub struct DemoOptions {
     pub binaries: Binaries,
     /// Files of the colony and the agent.
     pub dir: PathBuf,
-    /// The agent's WireGuard device.
-    pub mesh_interface: String,
+    /// Where the operator runs (and keeps the node-agents' colonies file).
+    pub operator_namespace: String,
     pub load: Load,
 }
 
@@ -78,17 +78,20 @@ impl Demo {
         .await?;
         let colony_ref = format!("{namespace}/{}", options.colony);
         let state_dir = options.dir.join("node-agent");
-        let agent = NodeAgent::start(
-            &NodeAgentOptions {
-                binary: &options.binaries.node_agent,
-                kubeconfig: &options.kubeconfig,
-                node,
-                colony_ref: &colony_ref,
-                state_dir: &state_dir,
-                mesh_interface: &options.mesh_interface,
-            },
-            &colony,
-        );
+        let colonies_file = node_agent::write_colonies_file(
+            client,
+            &options.operator_namespace,
+            &colony_ref,
+            &state_dir.join("colonies.yaml"),
+        )
+        .await?;
+        let agent = NodeAgent::start(&NodeAgentOptions {
+            binary: &options.binaries.node_agent,
+            kubeconfig: &options.kubeconfig,
+            node,
+            state_dir: &state_dir,
+            colonies_file: &colonies_file,
+        });
 
         let mut network = PodNetwork::create()?;
         let mut pod_netns = Vec::new();

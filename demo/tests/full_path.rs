@@ -64,7 +64,8 @@ async fn run_demo(client: &Client, namespace: &str) -> Result<()> {
         kubeconfig: coral_e2e::kubeconfig_path(),
         binaries: Binaries::in_dir(&bin_dir()),
         dir: dir.path().to_owned(),
-        mesh_interface: format!("cfp{}", std::process::id() % 100_000),
+        // The test runs the operator in the app's namespace.
+        operator_namespace: namespace.to_owned(),
         load: Load {
             interval: Duration::from_millis(100),
             calls_per_client: CALLS_PER_FRONTEND,

@@ -17,6 +17,7 @@ pub struct LinkedNetns {
     /// The namespace's end of the link.
     pub ns_addr: Ipv4Addr,
     host_link: String,
+    inner_link: String,
 }
 
 impl LinkedNetns {
@@ -33,11 +34,12 @@ impl LinkedNetns {
             ns_addr: Ipv4Addr::from(base + 2),
             // Interface names have at most 15 bytes.
             host_link: format!("cvh{id}"),
+            inner_link: format!("cvn{id}"),
         };
         // The guard exists before the namespace, so a failure below still
         // cleans up whatever was made.
         ip(&["netns", "add", &netns.name])?;
-        let inner = format!("cvn{id}");
+        let inner = netns.inner_link.clone();
         ip(&[
             "link",
             "add",
@@ -69,6 +71,31 @@ impl LinkedNetns {
         in_ns(&["link", "set", &inner, "up"])?;
         in_ns(&["link", "set", "lo", "up"])?;
         Ok(netns)
+    }
+
+    /// One more address of the namespace, routed to it from the root
+    /// namespace (as a Service's ClusterIP leads to its pod). The route goes
+    /// with the link when the namespace is dropped.
+    pub fn add_address(&self, address: Ipv4Addr) -> Result<()> {
+        ip_in(
+            &self.name,
+            &[
+                "addr",
+                "add",
+                &format!("{address}/32"),
+                "dev",
+                &self.inner_link,
+            ],
+        )?;
+        ip(&[
+            "route",
+            "replace",
+            &format!("{address}/32"),
+            "via",
+            &self.ns_addr.to_string(),
+            "dev",
+            &self.host_link,
+        ])
     }
 
     /// `program args…` inside the namespace (`ip netns exec`).

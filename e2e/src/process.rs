@@ -54,10 +54,23 @@ impl ServerProcess {
     /// Wait for the listening line and return its address; panics with the
     /// logs if the server exits or stays silent.
     pub fn listening_addr(&mut self) -> SocketAddr {
+        let addr = self.logged_addr();
+        addr.parse()
+            .unwrap_or_else(|_| panic!("listening addr {addr:?} is not host:port"))
+    }
+
+    /// The port of the listening line's address, also for a server bound to
+    /// every address (logged as `:9000`).
+    pub fn listening_port(&mut self) -> u16 {
+        let addr = self.logged_addr();
+        addr.rsplit_once(':')
+            .and_then(|(_, port)| port.parse().ok())
+            .unwrap_or_else(|| panic!("listening addr {addr:?} has no port"))
+    }
+
+    fn logged_addr(&mut self) -> String {
         match self.addr.recv_timeout(START_TIMEOUT) {
-            Ok(addr) => addr
-                .parse()
-                .unwrap_or_else(|_| panic!("listening addr {addr:?} is not host:port")),
+            Ok(addr) => addr,
             Err(_) => {
                 let _ = self.child.kill();
                 panic!("server did not log its address: {:?}", self.logs());

@@ -21,6 +21,9 @@ struct Args {
     /// The node whose pods run for real.
     #[arg(long, default_value = "coral-node-1")]
     node: String,
+    /// The operator's namespace, where it keeps the node-agents' colonies file.
+    #[arg(long, default_value = "coral-system")]
+    operator_namespace: String,
     /// Where the colony and agent keep their files.
     #[arg(long)]
     dir: PathBuf,
@@ -59,7 +62,7 @@ async fn run(args: Args) -> Result<()> {
         kubeconfig,
         binaries: Binaries::in_dir(&bin_dir),
         dir: args.dir.clone(),
-        mesh_interface: "coraldemo0".into(),
+        operator_namespace: args.operator_namespace.clone(),
         load: Load {
             interval: Duration::from_millis(500),
             calls_per_client: 0,
