@@ -18,7 +18,7 @@ use super::changes;
 use super::components::{ClusterState, Observed, observe};
 use super::target::KubernetesColony;
 use crate::service::{Colony, unix_now};
-use crate::store::{ComponentRecord, StoreError};
+use crate::store::{ComponentRecord, EventRecord, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -122,14 +122,24 @@ pub async fn run(colony: Colony, client: Client, target: KubernetesColony, inter
     caches.wait_until_ready().await;
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // What the colony wrote before it last stopped: the first pass reports
+    // what changed since then.
+    let mut rows_before_start = stored_rows(&colony).await;
     let mut stored: Option<BTreeMap<(String, String), Observed>> = None;
     loop {
         ticker.tick().await;
         let now = unix_now();
         let observed = observe(&caches.state(), &target.name, now);
         let previous = stored.as_ref();
-        match write(&colony, previous, &observed, now).await {
-            Ok(()) => stored = Some(observed),
+        let events = match previous {
+            Some(previous) => changes::events(previous, &observed, now),
+            None => changes::while_away(&rows_before_start, &observed, now),
+        };
+        match write(&colony, previous, &observed, events).await {
+            Ok(()) => {
+                stored = Some(observed);
+                rows_before_start = Vec::new();
+            }
             Err(error) => {
                 colony.metrics().store_errors.inc();
                 tracing::warn!(%error, "storing the component inventory failed; will retry");
@@ -138,18 +148,31 @@ pub async fn run(colony: Colony, client: Client, target: KubernetesColony, inter
     }
 }
 
+/// The components the store holds; none (with a warning) when it cannot say.
+async fn stored_rows(colony: &Colony) -> Vec<ComponentRecord> {
+    let store = colony.store();
+    match tokio::task::spawn_blocking(move || store.list_components(None)).await {
+        Ok(Ok(rows)) => rows,
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "cannot read the stored components; changes made while the colony was down are not events");
+            Vec::new()
+        }
+        Err(error) => {
+            tracing::warn!(%error, "reading the stored components failed");
+            Vec::new()
+        }
+    }
+}
+
 /// Writes the rows that changed since `previous` (all of them the first
 /// time), removes the components no Connection selects any more, and
-/// records the events between the two observations.
+/// records `events`.
 async fn write(
     colony: &Colony,
     previous: Option<&BTreeMap<(String, String), Observed>>,
     observed: &BTreeMap<(String, String), Observed>,
-    now: i64,
+    events: Vec<EventRecord>,
 ) -> Result<(), StoreError> {
-    let events = previous.map_or_else(Vec::new, |previous| {
-        changes::events(previous, observed, now)
-    });
     let changed: Vec<ComponentRecord> = observed
         .iter()
         .filter(|(key, seen)| {

@@ -1,14 +1,15 @@
 //! The component inventory against the local cluster: a Deployment selected
 //! by a Connection becomes a component with its version and pods; a new
 //! image and a new replica count become `deploy` and `scaled` events; a
-//! deleted Connection removes the component.
+//! rollout and an OOM kill while the colony is stopped are events once it is
+//! back; a deleted Connection removes the component.
 
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::pinned_kind;
 use serde_json::{Value, json};
@@ -78,25 +79,71 @@ async fn run(client: &kube::Client, namespace: &str) -> Result<()> {
         .patch("api", &PatchParams::default(), &Patch::Strategic(&patch))
         .await?;
     wait_for_api(&colony, |api| api["version"] == "2.2.0" && api["pods"] == 3).await?;
-    let (_, events) = colony
-        .colony(
-            "ListEvents",
-            &json!({ "windowSeconds": "3600", "component": "api" }),
-        )
-        .await;
-    let messages: Vec<(&str, &str)> = events["events"]
-        .as_array()
-        .context("events")?
-        .iter()
-        .filter_map(|e| Some((e["kind"].as_str()?, e["message"].as_str()?)))
-        .collect();
+    let messages = event_messages(&colony).await?;
     assert!(
-        messages.contains(&("deploy", "api 2.1.0 → 2.2.0")),
-        "{events:#}"
+        messages.contains(&("deploy".into(), "api 2.1.0 → 2.2.0".into())),
+        "{messages:#?}"
     );
     assert!(
-        messages.contains(&("scaled", "api scaled from 2 to 3 replicas")),
-        "{events:#}"
+        messages.contains(&("scaled".into(), "api scaled from 2 to 3 replicas".into())),
+        "{messages:#?}"
+    );
+
+    // While the colony is stopped, 2.3.0 rolls out and a new pod is OOM
+    // killed: both are events once it is back.
+    colony.stop();
+    let patch = json!({ "spec": { "template": { "spec": {
+        "containers": [{ "name": "api", "image": "shop/api:2.3.0" }],
+    } } } });
+    deployments
+        .patch("api", &PatchParams::default(), &Patch::Strategic(&patch))
+        .await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let rolled = coral_e2e::poll_until("the 2.3.0 rollout", Duration::from_secs(60), || async {
+        let listed = pods.list(&ListParams::default().labels("app=api")).await?;
+        let running: Vec<Pod> = listed
+            .items
+            .into_iter()
+            .filter(|pod| pod.metadata.deletion_timestamp.is_none())
+            .collect();
+        let all_new = running.len() == 3
+            && running.iter().all(|pod| {
+                pod.spec.as_ref().is_some_and(|spec| {
+                    spec.containers[0].image.as_deref() == Some("shop/api:2.3.0")
+                }) && pod
+                    .status
+                    .as_ref()
+                    .and_then(|status| status.container_statuses.as_ref())
+                    .is_some_and(|statuses| !statuses.is_empty())
+            });
+        anyhow::Ok(if all_new {
+            Ok(running)
+        } else {
+            Err(running.len())
+        })
+    })
+    .await?;
+    let victim = rolled[0].metadata.name.clone().context("pod name")?;
+    oom_kill(&pods, &rolled[0]).await?;
+    let colony = Colony::start_with(
+        dir.path(),
+        &["--kubernetes-colony", &target, "--inventory-interval", "1"],
+    );
+    wait_for_api(&colony, |api| api["version"] == "2.3.0").await?;
+    let messages = event_messages(&colony).await?;
+    assert!(
+        messages.contains(&(
+            "deploy".into(),
+            "api 2.2.0 → 2.3.0 (while the colony was down)".into()
+        )),
+        "{messages:#?}"
+    );
+    assert!(
+        messages.contains(&(
+            "oom_killed".into(),
+            format!("{victim} container api restarted: OOMKilled (exit code 137)")
+        )),
+        "{messages:#?}"
     );
 
     // The Connection goes: so does the component.
@@ -112,6 +159,54 @@ async fn run(client: &kube::Client, namespace: &str) -> Result<()> {
                 Err(components)
             })
         },
+    )
+    .await?;
+    Ok(())
+}
+
+/// `(kind, message)` of component api's events in the last hour.
+async fn event_messages(colony: &Colony) -> Result<Vec<(String, String)>> {
+    let (_, events) = colony
+        .colony(
+            "ListEvents",
+            &json!({ "windowSeconds": "3600", "component": "api" }),
+        )
+        .await;
+    Ok(events["events"]
+        .as_array()
+        .context("events")?
+        .iter()
+        .filter_map(|e| {
+            Some((
+                e["kind"].as_str()?.to_owned(),
+                e["message"].as_str()?.to_owned(),
+            ))
+        })
+        .collect())
+}
+
+/// What the kubelet reports after an OOM kill: one restart, the last run
+/// ended `OOMKilled` with exit code 137 just now.
+async fn oom_kill(pods: &Api<Pod>, pod: &Pod) -> Result<()> {
+    let mut statuses = pod
+        .status
+        .as_ref()
+        .and_then(|status| status.container_statuses.clone())
+        .context("container statuses")?;
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let mut status = serde_json::to_value(&statuses[0])?;
+    status["restartCount"] = json!(1);
+    status["lastState"] = json!({ "terminated": {
+        "exitCode": 137, "reason": "OOMKilled",
+        "startedAt": (now - k8s_openapi::jiff::SignedDuration::from_secs(60)).to_string(),
+        "finishedAt": now.to_string(),
+    } });
+    statuses[0] = serde_json::from_value(status)?;
+    let name = pod.metadata.name.as_deref().context("pod name")?;
+    pods.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(&json!({ "status": { "containerStatuses": statuses } })),
     )
     .await?;
     Ok(())
