@@ -12,6 +12,7 @@ pub mod inventory;
 pub mod mesh_hub;
 pub mod mesh_network;
 pub mod metrics;
+pub mod peer_endpoints;
 pub mod retention;
 pub mod rollup;
 pub mod server;

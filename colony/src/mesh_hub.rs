@@ -1,13 +1,16 @@
 //! The colony's side of the WireGuard mesh: the hub every agent's tunnel
 //! ends at. Enrolled agents are its peers; on start they are re-added from
-//! the store, so a restarted colony has its agents back as soon as their
-//! keepalives arrive. The agent API is served on the hub's mesh address.
+//! the store, each with the endpoint it last called from when one is saved
+//! (`peer_endpoints`), and the hub sends those a handshake at once, so a
+//! restarted colony has its agents back within moments. The agent API is
+//! served on the hub's mesh address.
 
 use coral_mesh::{DEFAULT_IPV6_PREFIX, DEFAULT_MTU, SecretKey};
 use coral_mesh::{MeshConfig, MeshError, MeshHandle, MeshInterface, PeerConfig, PublicKey};
 
 use crate::error::ColonyError;
 use crate::mesh_network::MeshNetwork;
+use crate::peer_endpoints::Endpoints;
 use crate::store::AgentRecord;
 
 /// How the hub is started.
@@ -56,16 +59,23 @@ fn peer_for(network: &MeshNetwork, key: PublicKey, mesh_host: u32) -> PeerConfig
 }
 
 /// Creates the TUN device with the colony's mesh addresses, binds the UDP
-/// port and admits every agent the store knows.
+/// port and admits every agent the store knows, at its saved endpoint.
 pub async fn start(
     settings: HubSettings,
     agents: &[AgentRecord],
+    endpoints: &Endpoints,
 ) -> Result<(MeshInterface, Hub), MeshError> {
     let network = settings.network;
     let mut peers = Vec::with_capacity(agents.len());
     for agent in agents {
         match agent.pubkey.parse::<PublicKey>() {
-            Ok(key) => peers.push(peer_for(&network, key, agent.mesh_host)),
+            Ok(key) => {
+                let mut peer = peer_for(&network, key, agent.mesh_host);
+                if let Some(endpoint) = endpoints.get(&agent.pubkey) {
+                    peer = peer.endpoint(*endpoint);
+                }
+                peers.push(peer);
+            }
             Err(error) => tracing::warn!(
                 agent_id = %agent.agent_id,
                 %error,
@@ -73,6 +83,7 @@ pub async fn start(
             ),
         }
     }
+    let called = peers.iter().filter(|peer| peer.endpoint.is_some()).count();
     let config = MeshConfig {
         private_key: settings.key,
         interface_name: settings.interface,
@@ -89,6 +100,7 @@ pub async fn start(
         mesh_ipv4 = %network.colony_ipv4(),
         mesh_ipv6 = %network.colony_ipv6(),
         known_agents = agents.len(),
+        handshakes_sent = called,
         endpoint = %settings.advertised_endpoint,
         "Wireguard: mesh hub listening"
     );

@@ -18,11 +18,14 @@ use crate::discovery_registration::{self, Announcement, EndpointError};
 use crate::identity::{self, IdentityError};
 use crate::inventory::{self, InventoryError};
 use crate::mesh_hub::{self, Hub, HubSettings};
-use crate::retention;
 use crate::service::{Colony, ColonySettings};
 use crate::store::clickhouse::ClickHouseStore;
 use crate::store::duckdb::DuckDbStore;
 use crate::store::{AgentRecord, Store, StoreError};
+use crate::{peer_endpoints, retention};
+
+/// How often the agents' WireGuard endpoints are saved when they changed.
+const PEER_ENDPOINTS_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The version reported by GetStatus and the start line.
 pub const VERSION: &str = match option_env!("CORAL_VERSION") {
@@ -92,6 +95,7 @@ async fn start_mesh(
     store: &Arc<dyn Store>,
     key: &SecretKey,
     connect_port: u16,
+    data_dir: &std::path::Path,
 ) -> Result<(Option<(MeshInterface, Hub)>, Option<TcpListener>), ServeError> {
     if config.no_mesh {
         tracing::warn!(
@@ -107,7 +111,15 @@ async fn start_mesh(
         network: config.mesh_ipv4_cidr,
         advertised_endpoint: config.advertised_endpoint(),
     };
-    let mesh = mesh_hub::start(settings, &agents).await?;
+    let endpoints_file = peer_endpoints::path(data_dir);
+    let endpoints = peer_endpoints::load(&endpoints_file);
+    let mesh = mesh_hub::start(settings, &agents, &endpoints).await?;
+    tokio::spawn(peer_endpoints::keep(
+        mesh.0.handle(),
+        endpoints_file,
+        endpoints,
+        PEER_ENDPOINTS_INTERVAL,
+    ));
     if config.bind.is_unspecified() {
         return Ok((Some(mesh), None));
     }
@@ -147,7 +159,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         .local_addr()
         .map_err(|source| ServeError::Bind { addr, source })?;
 
-    let (mesh, mesh_listener) = start_mesh(&config, &store, &key, local.port()).await?;
+    let (mesh, mesh_listener) = start_mesh(&config, &store, &key, local.port(), &data_dir).await?;
 
     let settings = ColonySettings {
         colony_id: colony_id.clone(),

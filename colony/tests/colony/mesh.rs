@@ -2,7 +2,7 @@
 //! namespace of its own, the test is the agent in the root namespace with a
 //! real TUN device and tunnel. Enrollment works on the connect port; flow
 //! batches are taken only through the tunnel; after a restart the colony
-//! admits its agents again from the store. Needs root (TUN, namespaces).
+//! admits its agents again from the store and calls them first. Needs root (TUN, namespaces).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -136,12 +136,47 @@ async fn agents_report_only_through_the_tunnel() {
     let stats = spoke.stats().await.unwrap();
     assert!(stats.handshakes_completed >= 1, "{stats:?}");
 
-    // A restarted colony admits the agent again from its store: the same
-    // tunnel carries reports without a new enrollment.
+    // The hub keeps where the agent calls from.
+    let saved = dir.path().join(coral_colony::peer_endpoints::FILE);
+    poll_until(
+        "the agent's endpoint to be saved",
+        Duration::from_secs(30),
+        || async {
+            let text = std::fs::read_to_string(&saved).unwrap_or_default();
+            anyhow::Ok(if text.contains(&key.public_key().to_base64()) {
+                Ok(())
+            } else {
+                Err(text)
+            })
+        },
+    )
+    .await
+    .unwrap();
+
+    // A restarted colony admits the agent again from its store and calls it
+    // at that endpoint at once: a new session exists before the agent sends
+    // anything, and the same tunnel carries reports without a new enrollment.
+    let handshakes_before = spoke.stats().await.unwrap().handshakes_completed;
     let port = colony.addr.port();
     assert!(colony.stop().success());
     let colony = start_colony(&netns, dir.path(), port);
-    assert!(colony.logs().join("\n").contains("\"known_agents\":1"));
+    let logs = colony.logs().join("\n");
+    assert!(logs.contains("\"known_agents\":1"), "{logs}");
+    assert!(logs.contains("\"handshakes_sent\":1"), "{logs}");
+    poll_until(
+        "the restarted hub's handshake with the agent",
+        Duration::from_secs(10),
+        || async {
+            let stats = spoke.stats().await?;
+            anyhow::Ok(if stats.handshakes_completed > handshakes_before {
+                Ok(())
+            } else {
+                Err(stats)
+            })
+        },
+    )
+    .await
+    .unwrap();
     heartbeat_through(mesh_addr).await;
     spoke.shutdown().await.unwrap();
 }
