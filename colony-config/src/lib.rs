@@ -88,8 +88,15 @@ pub struct DashboardConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RetentionConfig {
+    /// Minute rollups; older ones are folded into hourly rollups.
     pub flow_days: u32,
+    #[serde(default = "default_hourly_flow_days")]
+    pub hourly_flow_days: u32,
     pub event_days: u32,
+}
+
+fn default_hourly_flow_days() -> u32 {
+    30
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -156,6 +163,7 @@ mod tests {
             },
             retention: RetentionConfig {
                 flow_days: 7,
+                hourly_flow_days: 30,
                 event_days: 30,
             },
         }

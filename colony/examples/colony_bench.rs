@@ -183,7 +183,11 @@ fn measure<S: Store>(
             mesh: MeshNetwork::default(),
             connect_port: 9000,
             wireguard_endpoint: String::new(),
-            retention: Duration::from_secs(7 * 86_400),
+            retention: coral_colony::retention::Retention {
+                minutes: Duration::from_secs(7 * 86_400),
+                hours: Duration::from_secs(30 * 86_400),
+                events: Duration::from_secs(30 * 86_400),
+            },
         },
     );
     let request = || {

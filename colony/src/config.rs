@@ -11,6 +11,7 @@ use coral_logging::{LogFormat, LogLevel};
 
 use crate::inventory::KubernetesColony;
 use crate::mesh_network::MeshNetwork;
+use crate::retention::Retention;
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -130,9 +131,18 @@ pub struct Config {
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=3_600))]
     pub inventory_interval: u32,
 
-    /// Days minute rollups (and events) are kept.
+    /// Days minute rollups (and the batch ledger) are kept; older ones are
+    /// folded into hourly rollups.
     #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=365))]
     pub retention_days: u32,
+
+    /// Days hourly rollups are kept (at least --retention-days).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3_650))]
+    pub hourly_retention_days: u32,
+
+    /// Days events (deploys, restarts, OOM kills, scaling) are kept.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3_650))]
+    pub event_retention_days: u32,
 
     /// Seconds between retention purges.
     #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..=86_400))]
@@ -197,6 +207,11 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "hourly rollups must be kept at least as long as minute rollups (they are made from \
+         them): --hourly-retention-days {hours} is less than --retention-days {minutes}"
+    )]
+    HourlyRetention { hours: u32, minutes: u32 },
 }
 
 impl Config {
@@ -216,6 +231,12 @@ impl Config {
         if let Some(path) = config.config.clone() {
             let file = ColonyConfigFile::load(&path)?;
             config.apply_file(&path, &file, &matches)?;
+        }
+        if config.hourly_retention_days < config.retention_days {
+            return Err(ConfigError::HourlyRetention {
+                hours: config.hourly_retention_days,
+                minutes: config.retention_days,
+            });
         }
         Ok(config)
     }
@@ -312,6 +333,18 @@ impl Config {
             }
             self.retention_days = file.retention.flow_days;
         }
+        if unset("hourly_retention_days") {
+            if !(1..=3_650).contains(&file.retention.hourly_flow_days) {
+                return Err(bad("retention.hourlyFlowDays", "must be 1 to 3650".into()));
+            }
+            self.hourly_retention_days = file.retention.hourly_flow_days;
+        }
+        if unset("event_retention_days") {
+            if !(1..=3_650).contains(&file.retention.event_days) {
+                return Err(bad("retention.eventDays", "must be 1 to 3650".into()));
+            }
+            self.event_retention_days = file.retention.event_days;
+        }
         Ok(())
     }
 
@@ -382,8 +415,13 @@ impl Config {
         Ok(token)
     }
 
-    pub fn retention(&self) -> Duration {
-        Duration::from_secs(u64::from(self.retention_days) * 86_400)
+    pub fn retention(&self) -> Retention {
+        let days = |n: u32| Duration::from_secs(u64::from(n) * 86_400);
+        Retention {
+            minutes: days(self.retention_days),
+            hours: days(self.hourly_retention_days),
+            events: days(self.event_retention_days),
+        }
     }
 
     pub fn discovery_interval(&self) -> Duration {
@@ -413,7 +451,15 @@ mod tests {
         assert_eq!(config.connect_port, 9000);
         assert_eq!(config.colony_id(), "my-app-dev");
         assert_eq!(config.mesh_ipv4_cidr, MeshNetwork::default());
-        assert_eq!(config.retention(), Duration::from_secs(7 * 86_400));
+        let days = |n: u64| Duration::from_secs(n * 86_400);
+        assert_eq!(
+            config.retention(),
+            Retention {
+                minutes: days(7),
+                hours: days(30),
+                events: days(30),
+            }
+        );
         assert_eq!(config.enrollment_token().unwrap(), "t");
         assert!(!config.no_mesh);
         assert_eq!(config.mesh_interface, "coral0");
@@ -481,7 +527,8 @@ mod tests {
             },
             retention: RetentionConfig {
                 flow_days: 3,
-                event_days: 30,
+                hourly_flow_days: 20,
+                event_days: 14,
             },
         };
         let path = dir.join("colony.yaml");
@@ -510,7 +557,15 @@ mod tests {
             config.discovery_endpoint.as_deref(),
             Some("http://discovery:8080")
         );
-        assert_eq!(config.retention(), Duration::from_secs(3 * 86_400));
+        let days = |n: u64| Duration::from_secs(n * 86_400);
+        assert_eq!(
+            config.retention(),
+            Retention {
+                minutes: days(3),
+                hours: days(20),
+                events: days(14),
+            }
+        );
         let colony = config.kubernetes_colony.clone().unwrap();
         assert_eq!(
             (colony.namespace.as_str(), colony.name.as_str()),
@@ -617,5 +672,19 @@ mod tests {
         ] {
             assert!(Config::try_parse_from(args).is_err(), "{args:?}");
         }
+        let Err(short_hours) = Config::load_from([
+            "x",
+            "--retention-days",
+            "14",
+            "--hourly-retention-days",
+            "7",
+        ]) else {
+            panic!("hourly rollups kept shorter than minute rollups were accepted");
+        };
+        assert!(
+            short_hours
+                .to_string()
+                .contains("--hourly-retention-days 7")
+        );
     }
 }

@@ -229,12 +229,17 @@ fn default_dashboard_port() -> i32 {
 
 /// Data retention.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[x_kube(validation = Rule::new("self.hourlyFlowDays >= self.flowDays").message("spec.retention.hourlyFlowDays must be at least spec.retention.flowDays (hourly rollups are made from minute rollups)"))]
 #[serde(rename_all = "camelCase")]
 pub struct RetentionSpec {
-    /// Days to keep per-minute flow rollups.
+    /// Days to keep per-minute flow rollups; older ones are folded into hourly rollups.
     #[serde(default = "default_flow_days")]
-    #[schemars(range(min = 1, max = 3650))]
+    #[schemars(range(min = 1, max = 365))]
     pub flow_days: i32,
+    /// Days to keep hourly flow rollups.
+    #[serde(default = "default_hourly_flow_days")]
+    #[schemars(range(min = 1, max = 3650))]
+    pub hourly_flow_days: i32,
     /// Days to keep events (deploys, restarts, OOM kills, scaling).
     #[serde(default = "default_event_days")]
     #[schemars(range(min = 1, max = 3650))]
@@ -245,6 +250,7 @@ impl Default for RetentionSpec {
     fn default() -> Self {
         Self {
             flow_days: default_flow_days(),
+            hourly_flow_days: default_hourly_flow_days(),
             event_days: default_event_days(),
         }
     }
@@ -252,6 +258,10 @@ impl Default for RetentionSpec {
 
 fn default_flow_days() -> i32 {
     7
+}
+
+fn default_hourly_flow_days() -> i32 {
+    30
 }
 
 fn default_event_days() -> i32 {

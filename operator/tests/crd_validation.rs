@@ -77,6 +77,15 @@ async fn invalid_colony_specs_are_refused_naming_the_field() -> Result<()> {
         expect_refused(
             create_raw(
                 &api,
+                "short-hours",
+                base(json!({"retention": {"flowDays": 14, "hourlyFlowDays": 7}})),
+            )
+            .await,
+            &["spec.retention", "hourlyFlowDays must be at least"],
+        )?;
+        expect_refused(
+            create_raw(
+                &api,
                 "bad-cidr",
                 base(json!({"mesh": {"ipv4CIDR": "10.42.0.0/99"}})),
             )

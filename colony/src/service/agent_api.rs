@@ -119,7 +119,7 @@ impl Colony {
         batch: FlowBatch,
     ) -> Result<ReportFlowsResponse, ColonyError> {
         let now = unix_now();
-        check_batch(&batch, now, now - self.retention_seconds())?;
+        check_batch(&batch, now, now - self.minute_retention_seconds())?;
         let agent_id = batch.agent_id.clone();
         let known = self
             .with_store("agent", move |store| store.agent(&agent_id))

@@ -47,7 +47,7 @@ fn parse_node_id(field: &str, id: &str) -> Result<(String, String), ColonyError>
 impl Colony {
     /// A window in seconds: 0 means `default`; at most the retention.
     fn window(&self, field: &str, seconds: i64, default: i64) -> Result<i64, ColonyError> {
-        let retention = self.retention_seconds();
+        let retention = self.query_retention_seconds();
         match seconds {
             0 => Ok(default.min(retention)),
             s if (1..=retention).contains(&s) => Ok(s),

@@ -6,7 +6,7 @@ mod agent_api;
 mod colony_api;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::error::ColonyError;
 use crate::mesh_hub::Hub;
@@ -26,7 +26,7 @@ pub struct ColonySettings {
     pub connect_port: u16,
     /// Advertised WireGuard endpoint (host:port).
     pub wireguard_endpoint: String,
-    pub retention: Duration,
+    pub retention: crate::retention::Retention,
 }
 
 impl std::fmt::Debug for ColonySettings {
@@ -123,8 +123,14 @@ impl Colony {
         self.inner.store.clone()
     }
 
-    fn retention_seconds(&self) -> i64 {
-        i64::try_from(self.inner.settings.retention.as_secs()).unwrap_or(i64::MAX)
+    /// How far back flow batches are taken (the minute retention).
+    fn minute_retention_seconds(&self) -> i64 {
+        i64::try_from(self.inner.settings.retention.minutes.as_secs()).unwrap_or(i64::MAX)
+    }
+
+    /// The longest window a query may ask for.
+    fn query_retention_seconds(&self) -> i64 {
+        i64::try_from(self.inner.settings.retention.longest().as_secs()).unwrap_or(i64::MAX)
     }
 
     /// Run a store call on the blocking pool; failures are counted and logged.

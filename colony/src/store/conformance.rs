@@ -16,6 +16,7 @@ pub fn run_all<S: Store>(fresh: impl Fn() -> S) {
     components_upsert_and_filter(&fresh());
     events_newest_first_with_filter(&fresh());
     purge_respects_cutoffs(&fresh());
+    old_minutes_fold_into_hours(&fresh());
 }
 
 fn enrollment(agent: &str, key: &str) -> AgentEnrollment {
@@ -313,28 +314,113 @@ pub fn events_newest_first_with_filter(store: &impl Store) {
     assert_eq!(limited.len(), 1);
 }
 
+/// An hour boundary after T0.
+const H0: i64 = (T0 / 3_600 + 1) * 3_600;
+
 pub fn purge_respects_cutoffs(store: &impl Store) {
     let rows = [
-        row(T0, workload("shop", "web"), workload("shop", "api"), 1),
-        row(T0 + 60, workload("shop", "web"), workload("shop", "api"), 2),
+        row(H0, workload("shop", "web"), workload("shop", "api"), 1),
+        row(
+            H0 + 3_600,
+            workload("shop", "web"),
+            workload("shop", "api"),
+            2,
+        ),
     ];
     store.apply_batch(&batch("a", 1), &rows).unwrap();
     let purged = store
         .purge(PurgeCutoffs {
-            edge_minutes_before: T0 + 60,
+            edge_minutes_before: H0 + 3_600,
+            edge_hours_before: 0,
             events_before: T0,
             batches_before: T0,
         })
         .unwrap();
     assert_eq!(purged.edge_minutes, 1);
+    assert_eq!(purged.edge_hours_written, 1);
     assert_eq!(purged.batches, 0);
-    let left = store.topology(&window(0, T0 + 3600)).unwrap();
-    assert_eq!(left[0].stats.connections, 2);
+    // Folded, not lost: the hour before the cut-off is an hourly row now.
+    let all = store.topology(&window(0, H0 + 7_200)).unwrap();
+    assert_eq!(all[0].stats.connections, 3);
+    let recent = store.topology(&window(H0 + 3_600, H0 + 7_200)).unwrap();
+    assert_eq!(recent[0].stats.connections, 2);
     // The ledger entry is still there: a retry stays a duplicate.
     assert_eq!(
         store.apply_batch(&batch("a", 1), &rows).unwrap(),
         BatchOutcome::Duplicate
     );
+    // Past the hourly retention the hour goes too.
+    let purged = store
+        .purge(PurgeCutoffs {
+            edge_minutes_before: H0 + 3_600,
+            edge_hours_before: H0 + 3_600,
+            events_before: T0,
+            batches_before: T0,
+        })
+        .unwrap();
+    assert_eq!((purged.edge_hours_written, purged.edge_hours), (0, 1));
+    let left = store.topology(&window(0, H0 + 7_200)).unwrap();
+    assert_eq!(left[0].stats.connections, 2);
+}
+
+/// Minute rows older than the cut-off become one row per hour and edge;
+/// totals over any window that covers whole hours are unchanged, series
+/// show hourly points before the watermark and minute points after, and a
+/// second purge folds nothing twice.
+pub fn old_minutes_fold_into_hours(store: &impl Store) {
+    let web_api =
+        |minute: i64, n: u64| row(minute, workload("shop", "web"), workload("shop", "api"), n);
+    let rows = [
+        web_api(H0, 1),
+        web_api(H0 + 60, 2),
+        row(H0 + 120, workload("shop", "api"), workload("shop", "db"), 4),
+        web_api(H0 + 3_600 + 300, 8),
+        web_api(H0 + 7_200 + 60, 16),
+    ];
+    store.apply_batch(&batch("a", 1), &rows).unwrap();
+    let everything = window(0, H0 + 10_800);
+    let before = store.topology(&everything).unwrap();
+    let cutoffs = PurgeCutoffs {
+        edge_minutes_before: H0 + 7_200,
+        edge_hours_before: 0,
+        events_before: 0,
+        batches_before: 0,
+    };
+    let purged = store.purge(cutoffs).unwrap();
+    assert_eq!(purged.edge_minutes, 4);
+    assert_eq!(purged.edge_hours_written, 3);
+    let after = store.topology(&everything).unwrap();
+    assert_eq!(
+        after.iter().map(|e| (&e.key, e.stats)).collect::<Vec<_>>(),
+        before.iter().map(|e| (&e.key, e.stats)).collect::<Vec<_>>(),
+        "totals change when minutes become hours"
+    );
+    let points = store
+        .edge_series(&SeriesQuery {
+            source: ("shop".into(), "web".into()),
+            destination: ("shop".into(), "api".into()),
+            from: 0,
+            to: H0 + 10_800,
+        })
+        .unwrap();
+    let summary: Vec<(i64, u64)> = points
+        .iter()
+        .map(|p| (p.minute, p.stats.connections))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![(H0, 3), (H0 + 3_600, 8), (H0 + 7_200 + 60, 16)]
+    );
+    // Again: nothing new to fold, nothing counted twice.
+    let again = store.purge(cutoffs).unwrap();
+    assert_eq!((again.edge_minutes, again.edge_hours_written), (0, 0));
+    let web = store.topology(&everything).unwrap();
+    let web = web
+        .iter()
+        .find(|e| e.key.destination.name == "api")
+        .unwrap();
+    assert_eq!(web.stats.connections, 1 + 2 + 8 + 16);
+    assert_eq!(web.stats.bytes_sent, 100 * (1 + 2 + 8 + 16));
 }
 
 /// Data written by one instance is read by the next one opened on the

@@ -12,6 +12,7 @@ pub mod clickhouse;
 pub mod conformance;
 pub mod duckdb;
 pub mod model;
+pub mod resolution;
 
 use std::path::PathBuf;
 

@@ -181,14 +181,23 @@ pub struct EventQuery {
 /// Everything strictly older than these times is deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PurgeCutoffs {
+    /// Minute rollups before this hour boundary are folded into hourly
+    /// rollups (see `resolution`).
     pub edge_minutes_before: i64,
+    /// Hourly rollups before this are deleted.
+    pub edge_hours_before: i64,
     pub events_before: i64,
     pub batches_before: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Purged {
+    /// Minute rows folded into hours (and deleted).
     pub edge_minutes: u64,
+    /// Hourly rows written by the fold.
+    pub edge_hours_written: u64,
+    /// Hourly rows older than their retention, deleted.
+    pub edge_hours: u64,
     pub events: u64,
     pub batches: u64,
 }

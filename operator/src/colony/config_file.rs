@@ -69,6 +69,7 @@ pub fn render(spec: &ColonySpec, namespace: &str, colony_name: &str) -> String {
         },
         retention: RetentionConfig {
             flow_days: days(spec.retention.flow_days, 7),
+            hourly_flow_days: days(spec.retention.hourly_flow_days, 30),
             event_days: days(spec.retention.event_days, 30),
         },
     };

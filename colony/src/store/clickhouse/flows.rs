@@ -1,4 +1,5 @@
-//! Flow rollups: idempotent batch writes and the topology / series reads.
+//! Flow rollups: idempotent batch writes, the topology / series reads over
+//! minute and hourly rows, and the fold of old minutes into hours.
 //!
 //! # Idempotency without transactions
 //!
@@ -29,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use super::agents;
 use super::connection::Connection;
+use crate::store::resolution::{self, HOUR};
 use crate::store::{
     BatchId, BatchOutcome, EXTERNAL_KIND, EdgeKey, EdgeMinute, EdgeStats, EdgeTotal, SeriesPoint,
     SeriesQuery, StoreError, TopologyQuery, WorkloadRef,
@@ -163,6 +165,84 @@ fn merge_duplicate_keys(rows: &[EdgeMinute]) -> Vec<(i64, &EdgeKey, EdgeStats)> 
     merged
 }
 
+/// A rollup table as reads name it, and its time column.
+#[derive(Clone, Copy)]
+enum Table {
+    /// Read with FINAL: copies of a batch collapse (see the module docs).
+    Minutes,
+    Hours,
+}
+
+impl Table {
+    fn source(self) -> &'static str {
+        match self {
+            Self::Minutes => "edge_minutes FINAL",
+            Self::Hours => "edge_hours",
+        }
+    }
+
+    fn time(self) -> &'static str {
+        match self {
+            Self::Minutes => "minute",
+            Self::Hours => "hour",
+        }
+    }
+}
+
+#[derive(Row, Deserialize)]
+struct NewestHour {
+    hours: u64,
+    newest: i64,
+}
+
+/// The end of the newest folded hour (0 when none).
+fn watermark(connection: &Connection) -> Result<i64, StoreError> {
+    let row = connection.wait(
+        "read the hourly watermark",
+        connection
+            .query("SELECT count() AS hours, max(hour) AS newest FROM edge_hours")
+            .fetch_one::<NewestHour>(),
+    )?;
+    Ok(resolution::watermark((row.hours > 0).then_some(row.newest)))
+}
+
+/// Folds minute rows before `before` (an hour boundary) into hourly rows,
+/// then deletes them. The fold starts at the watermark, so a fold cut short
+/// (before the delete) is not repeated for the hours it wrote. Returns
+/// (minute rows folded, hourly rows written).
+pub fn fold_into_hours(connection: &Connection, before: i64) -> Result<(u64, u64), StoreError> {
+    let before = resolution::hour_floor(before);
+    let from = watermark(connection)?;
+    let mut written = 0;
+    if from < before {
+        let hours_before = hour_count(connection)?;
+        connection.wait(
+            "fold minute rollups into hours",
+            connection
+                .query(&format!(
+                    "INSERT INTO edge_hours (hour, {EDGE_COLUMNS}, connections, failed, resets, \
+                     bytes_sent, bytes_received, rtt_us_sum, rtt_samples) \
+                     SELECT intDiv(minute, {HOUR}) * {HOUR} AS hour, {EDGE_COLUMNS}, {SUMS} \
+                     FROM edge_minutes FINAL WHERE minute >= ? AND minute < ? \
+                     GROUP BY hour, {EDGE_COLUMNS}"
+                ))
+                .bind(from)
+                .bind(before)
+                .execute(),
+        )?;
+        written = hour_count(connection)?.saturating_sub(hours_before);
+    }
+    let folded = connection.delete_before("edge_minutes", "minute", before, true)?;
+    Ok((folded, written))
+}
+
+fn hour_count(connection: &Connection) -> Result<u64, StoreError> {
+    connection.count(
+        "count hourly rows",
+        connection.query("SELECT count() FROM edge_hours"),
+    )
+}
+
 /// The counters of a row read back (a struct cannot be flattened into a
 /// RowBinary row, so each row type lists them).
 macro_rules! stats_of {
@@ -209,9 +289,28 @@ pub fn topology(
     connection: &Connection,
     query: &TopologyQuery,
 ) -> Result<Vec<EdgeTotal>, StoreError> {
+    let split = resolution::split(query.from, query.to, watermark(connection)?);
+    let read = |table, window: Option<(i64, i64)>| match window {
+        Some((from, to)) => totals(connection, table, from, to, query),
+        None => Ok(Vec::new()),
+    };
+    Ok(resolution::merge_totals(
+        read(Table::Minutes, split.minutes)?,
+        read(Table::Hours, split.hours)?,
+    ))
+}
+
+fn totals(
+    connection: &Connection,
+    table: Table,
+    from: i64,
+    to: i64,
+    query: &TopologyQuery,
+) -> Result<Vec<EdgeTotal>, StoreError> {
+    let (source, time) = (table.source(), table.time());
     let mut sql = format!(
-        "SELECT {EDGE_COLUMNS}, max(minute), {SUMS} FROM edge_minutes FINAL \
-         WHERE minute >= ? AND minute < ?"
+        "SELECT {EDGE_COLUMNS}, max({time}), {SUMS} FROM {source} \
+         WHERE {time} >= ? AND {time} < ?"
     );
     // An empty namespace means all, as in the DuckDB store.
     let namespace = query.namespace.as_deref().filter(|n| !n.is_empty());
@@ -224,7 +323,7 @@ pub fn topology(
     // Sorted here, not by the server: on 18.16 an ORDER BY over the seven
     // key columns costs more than the aggregation.
     sql.push_str(&format!(" GROUP BY {EDGE_COLUMNS}"));
-    let mut statement = connection.query(&sql).bind(query.from).bind(query.to);
+    let mut statement = connection.query(&sql).bind(from).bind(to);
     if let Some(namespace) = namespace {
         statement = statement.bind(namespace).bind(namespace);
     }
@@ -232,7 +331,7 @@ pub fn topology(
         statement = statement.bind(EXTERNAL_KIND);
     }
     let rows = connection.wait("read the topology", statement.fetch_all::<TotalRow>())?;
-    let mut totals: Vec<EdgeTotal> = rows
+    Ok(rows
         .into_iter()
         .map(|row| EdgeTotal {
             stats: stats_of!(row),
@@ -251,9 +350,7 @@ pub fn topology(
             },
             last_minute: row.last_minute,
         })
-        .collect();
-    totals.sort_unstable_by(|a, b| a.key.cmp(&b.key));
-    Ok(totals)
+        .collect())
 }
 
 #[derive(Row, Deserialize)]
@@ -272,19 +369,38 @@ pub fn edge_series(
     connection: &Connection,
     query: &SeriesQuery,
 ) -> Result<Vec<SeriesPoint>, StoreError> {
+    let split = resolution::split(query.from, query.to, watermark(connection)?);
+    let read = |table, window: Option<(i64, i64)>| match window {
+        Some((from, to)) => points(connection, table, from, to, query),
+        None => Ok(Vec::new()),
+    };
+    Ok(resolution::merge_series(
+        read(Table::Minutes, split.minutes)?,
+        read(Table::Hours, split.hours)?,
+    ))
+}
+
+fn points(
+    connection: &Connection,
+    table: Table,
+    from: i64,
+    to: i64,
+    query: &SeriesQuery,
+) -> Result<Vec<SeriesPoint>, StoreError> {
+    let (source, time) = (table.source(), table.time());
     let statement = connection
         .query(&format!(
-            "SELECT minute, {SUMS} FROM edge_minutes FINAL \
+            "SELECT {time} AS minute, {SUMS} FROM {source} \
              WHERE src_namespace = ? AND src_workload = ? AND dst_namespace = ? \
-             AND dst_workload = ? AND minute >= ? AND minute < ? \
+             AND dst_workload = ? AND {time} >= ? AND {time} < ? \
              GROUP BY minute ORDER BY minute"
         ))
         .bind(query.source.0.as_str())
         .bind(query.source.1.as_str())
         .bind(query.destination.0.as_str())
         .bind(query.destination.1.as_str())
-        .bind(query.from)
-        .bind(query.to);
+        .bind(from)
+        .bind(to);
     let rows = connection.wait("read the edge series", statement.fetch_all::<PointRow>())?;
     Ok(rows
         .into_iter()

@@ -223,12 +223,15 @@ impl Store for ClickHouseStore {
 
     fn purge(&self, cutoffs: PurgeCutoffs) -> Result<Purged, StoreError> {
         let connection = &self.connection;
+        let (folded, written) = flows::fold_into_hours(connection, cutoffs.edge_minutes_before)?;
         Ok(Purged {
-            edge_minutes: connection.delete_before(
-                "edge_minutes",
-                "minute",
-                cutoffs.edge_minutes_before,
-                true,
+            edge_minutes: folded,
+            edge_hours_written: written,
+            edge_hours: connection.delete_before(
+                "edge_hours",
+                "hour",
+                cutoffs.edge_hours_before,
+                false,
             )?,
             events: connection.delete_before("events", "time", cutoffs.events_before, false)?,
             batches: connection.delete_before(

@@ -67,6 +67,29 @@ pub const TABLES: &[&str] = &[
     PARTITION BY intDiv(minute, 86400)
     ORDER BY (minute, src_namespace, src_workload, src_kind, dst_namespace, dst_workload,
               dst_kind, port, agent_id, sequence)",
+    // Hourly rollups: minute rows older than the minute retention, folded
+    // by the purge (see store/resolution.rs). Each hour is written once
+    // (the fold starts at the watermark), so a plain MergeTree.
+    "CREATE TABLE IF NOT EXISTS edge_hours (
+        hour           Int64,
+        src_namespace  String,
+        src_workload   String,
+        src_kind       String,
+        dst_namespace  String,
+        dst_workload   String,
+        dst_kind       String,
+        port           UInt32,
+        connections    UInt64,
+        failed         UInt64,
+        resets         UInt64,
+        bytes_sent     UInt64,
+        bytes_received UInt64,
+        rtt_us_sum     UInt64,
+        rtt_samples    UInt64
+    ) ENGINE = MergeTree()
+    PARTITION BY intDiv(hour, 2592000)
+    ORDER BY (hour, src_namespace, src_workload, src_kind, dst_namespace, dst_workload,
+              dst_kind, port)",
     "CREATE TABLE IF NOT EXISTS components (
         namespace  String,
         name       String,

@@ -54,6 +54,7 @@ fn conforms_on_a_real_server() {
     let purged = store
         .purge(PurgeCutoffs {
             edge_minutes_before: 0,
+            edge_hours_before: 0,
             events_before: 0,
             batches_before: 0,
         })

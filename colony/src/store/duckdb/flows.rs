@@ -1,12 +1,72 @@
-//! Flow rollups: idempotent batch writes and the topology / series reads.
+//! Flow rollups: idempotent batch writes, the topology / series reads over
+//! minute and hourly rows, and the fold of old minutes into hours.
 
 use duckdb::{Connection, OptionalExt, Row, params};
 
 use super::backend;
+use crate::store::resolution::{self, HOUR};
 use crate::store::{
     BatchId, BatchOutcome, EXTERNAL_KIND, EdgeKey, EdgeMinute, EdgeStats, EdgeTotal, SeriesPoint,
     SeriesQuery, StoreError, TopologyQuery, WorkloadRef,
 };
+
+/// A rollup table and its time column.
+#[derive(Clone, Copy)]
+enum Table {
+    Minutes,
+    Hours,
+}
+
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Minutes => "edge_minutes",
+            Self::Hours => "edge_hours",
+        }
+    }
+
+    fn time(self) -> &'static str {
+        match self {
+            Self::Minutes => "minute",
+            Self::Hours => "hour",
+        }
+    }
+}
+
+/// The end of the newest folded hour (0 when none).
+fn watermark(connection: &Connection) -> Result<i64, StoreError> {
+    let newest: Option<i64> = connection
+        .query_row("SELECT max(hour) FROM edge_hours", [], |row| row.get(0))
+        .map_err(backend)?;
+    Ok(resolution::watermark(newest))
+}
+
+/// Folds minute rows before `before` (an hour boundary) into hourly rows
+/// and deletes them, in one transaction. Returns (minute rows folded,
+/// hourly rows written).
+pub fn fold_into_hours(connection: &mut Connection, before: i64) -> Result<(u64, u64), StoreError> {
+    let before = resolution::hour_floor(before);
+    let tx = connection.transaction().map_err(backend)?;
+    let from = watermark(&tx)?;
+    let written = if from < before {
+        tx.execute(
+            &format!(
+                "INSERT INTO edge_hours SELECT minute // {HOUR} * {HOUR} AS hour, src_namespace, \
+                 src_workload, src_kind, dst_namespace, dst_workload, dst_kind, port, {SUMS} \
+                 FROM edge_minutes WHERE minute >= ? AND minute < ? GROUP BY ALL"
+            ),
+            params![from, before],
+        )
+        .map_err(backend)?
+    } else {
+        0
+    };
+    let folded = tx
+        .execute("DELETE FROM edge_minutes WHERE minute < ?", params![before])
+        .map_err(backend)?;
+    tx.commit().map_err(backend)?;
+    Ok((folded as u64, written as u64))
+}
 
 pub fn apply_batch(
     connection: &mut Connection,
@@ -91,11 +151,30 @@ pub fn topology(
     connection: &Connection,
     query: &TopologyQuery,
 ) -> Result<Vec<EdgeTotal>, StoreError> {
+    let split = resolution::split(query.from, query.to, watermark(connection)?);
+    let read = |table, window: Option<(i64, i64)>| match window {
+        Some((from, to)) => totals(connection, table, from, to, query),
+        None => Ok(Vec::new()),
+    };
+    Ok(resolution::merge_totals(
+        read(Table::Minutes, split.minutes)?,
+        read(Table::Hours, split.hours)?,
+    ))
+}
+
+fn totals(
+    connection: &Connection,
+    table: Table,
+    from: i64,
+    to: i64,
+    query: &TopologyQuery,
+) -> Result<Vec<EdgeTotal>, StoreError> {
+    let (name, time) = (table.name(), table.time());
     let mut statement = connection
         .prepare(&format!(
             "SELECT src_namespace, src_workload, src_kind, dst_namespace, dst_workload, dst_kind, \
-             port, max(minute), {SUMS} FROM edge_minutes \
-             WHERE minute >= ? AND minute < ? \
+             port, max({time}), {SUMS} FROM {name} \
+             WHERE {time} >= ? AND {time} < ? \
              AND (? = '' OR src_namespace = ? OR dst_namespace = ?) \
              AND (? OR dst_kind <> '{EXTERNAL_KIND}') \
              GROUP BY ALL ORDER BY ALL"
@@ -105,8 +184,8 @@ pub fn topology(
     let rows = statement
         .query_map(
             params![
-                query.from,
-                query.to,
+                from,
+                to,
                 namespace,
                 namespace,
                 namespace,
@@ -140,12 +219,31 @@ pub fn edge_series(
     connection: &Connection,
     query: &SeriesQuery,
 ) -> Result<Vec<SeriesPoint>, StoreError> {
+    let split = resolution::split(query.from, query.to, watermark(connection)?);
+    let read = |table, window: Option<(i64, i64)>| match window {
+        Some((from, to)) => points(connection, table, from, to, query),
+        None => Ok(Vec::new()),
+    };
+    Ok(resolution::merge_series(
+        read(Table::Minutes, split.minutes)?,
+        read(Table::Hours, split.hours)?,
+    ))
+}
+
+fn points(
+    connection: &Connection,
+    table: Table,
+    from: i64,
+    to: i64,
+    query: &SeriesQuery,
+) -> Result<Vec<SeriesPoint>, StoreError> {
+    let (name, time) = (table.name(), table.time());
     let mut statement = connection
         .prepare(&format!(
-            "SELECT minute, {SUMS} FROM edge_minutes \
+            "SELECT {time}, {SUMS} FROM {name} \
              WHERE src_namespace = ? AND src_workload = ? AND dst_namespace = ? \
-             AND dst_workload = ? AND minute >= ? AND minute < ? \
-             GROUP BY minute ORDER BY minute"
+             AND dst_workload = ? AND {time} >= ? AND {time} < ? \
+             GROUP BY {time} ORDER BY {time}"
         ))
         .map_err(backend)?;
     let rows = statement
@@ -155,8 +253,8 @@ pub fn edge_series(
                 query.source.1,
                 query.destination.0,
                 query.destination.1,
-                query.from,
-                query.to
+                from,
+                to
             ],
             |row| {
                 Ok(SeriesPoint {

@@ -151,15 +151,19 @@ impl Store for DuckDbStore {
     }
 
     fn purge(&self, cutoffs: PurgeCutoffs) -> Result<Purged, StoreError> {
-        let connection = self.lock();
+        let mut connection = self.lock();
+        let (folded, written) =
+            flows::fold_into_hours(&mut connection, cutoffs.edge_minutes_before)?;
         let count = |sql: &str, before: i64| -> Result<u64, StoreError> {
             let deleted = connection.execute(sql, [before]).map_err(backend)?;
             Ok(deleted as u64)
         };
         Ok(Purged {
-            edge_minutes: count(
-                "DELETE FROM edge_minutes WHERE minute < ?",
-                cutoffs.edge_minutes_before,
+            edge_minutes: folded,
+            edge_hours_written: written,
+            edge_hours: count(
+                "DELETE FROM edge_hours WHERE hour < ?",
+                cutoffs.edge_hours_before,
             )?,
             events: count("DELETE FROM events WHERE time < ?", cutoffs.events_before)?,
             batches: count(

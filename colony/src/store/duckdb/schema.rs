@@ -46,6 +46,25 @@ CREATE TABLE IF NOT EXISTS edge_minutes (
     rtt_us_sum     UBIGINT NOT NULL,
     rtt_samples    UBIGINT NOT NULL
 );
+-- Hourly rollups: minute rows older than the minute retention, folded by
+-- the purge (see store/resolution.rs). One row per hour and edge.
+CREATE TABLE IF NOT EXISTS edge_hours (
+    hour           BIGINT NOT NULL,
+    src_namespace  VARCHAR NOT NULL,
+    src_workload   VARCHAR NOT NULL,
+    src_kind       VARCHAR NOT NULL,
+    dst_namespace  VARCHAR NOT NULL,
+    dst_workload   VARCHAR NOT NULL,
+    dst_kind       VARCHAR NOT NULL,
+    port           UINTEGER NOT NULL,
+    connections    UBIGINT NOT NULL,
+    failed         UBIGINT NOT NULL,
+    resets         UBIGINT NOT NULL,
+    bytes_sent     UBIGINT NOT NULL,
+    bytes_received UBIGINT NOT NULL,
+    rtt_us_sum     UBIGINT NOT NULL,
+    rtt_samples    UBIGINT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS components (
     namespace  VARCHAR NOT NULL,
     name       VARCHAR NOT NULL,

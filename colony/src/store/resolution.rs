@@ -1,0 +1,132 @@
+//! Two resolutions of the same rollups: minutes for the recent past (the
+//! minute retention), hours before that (the hourly retention). The purge
+//! folds minute rows older than the minute retention into hourly rows; the
+//! end of the newest folded hour is the *watermark*: hourly rows hold what
+//! is before it, minute rows what is after. Reads split their window at the
+//! watermark, read each table for its part and merge here, so nothing is
+//! counted twice even while old minute rows are still being deleted
+//! (ClickHouse deletes asynchronously). Pure.
+
+use std::collections::BTreeMap;
+
+use super::model::{EdgeTotal, SeriesPoint};
+
+pub const HOUR: i64 = 3_600;
+
+/// The start of the hour holding `time`.
+pub fn hour_floor(time: i64) -> i64 {
+    time.div_euclid(HOUR) * HOUR
+}
+
+/// The watermark from the newest hourly row (none: 0).
+pub fn watermark(newest_hour: Option<i64>) -> i64 {
+    newest_hour.map_or(0, |hour| hour + HOUR)
+}
+
+/// Which part of `[from, to)` each table answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Split {
+    /// Minute rows: `[from, to)` with `from` at or after the watermark.
+    pub minutes: Option<(i64, i64)>,
+    /// Hourly rows whose hour overlaps the window before the watermark.
+    pub hours: Option<(i64, i64)>,
+}
+
+pub fn split(from: i64, to: i64, watermark: i64) -> Split {
+    let minutes_from = from.max(watermark);
+    let hours_to = to.min(watermark);
+    Split {
+        minutes: (minutes_from < to).then_some((minutes_from, to)),
+        // An hour that began before `from` but ends after it overlaps.
+        hours: (from < hours_to).then_some((hour_floor(from), hours_to)),
+    }
+}
+
+/// Per-edge totals from both tables, summed, ordered by edge.
+pub fn merge_totals(minutes: Vec<EdgeTotal>, hours: Vec<EdgeTotal>) -> Vec<EdgeTotal> {
+    let mut merged: BTreeMap<_, EdgeTotal> = BTreeMap::new();
+    for total in minutes.into_iter().chain(hours) {
+        match merged.get_mut(&total.key) {
+            Some(seen) => {
+                seen.stats.add(&total.stats);
+                seen.last_minute = seen.last_minute.max(total.last_minute);
+            }
+            None => {
+                merged.insert(total.key.clone(), total);
+            }
+        }
+    }
+    merged.into_values().collect()
+}
+
+/// Hourly points, then minute points: the times never overlap.
+pub fn merge_series(minutes: Vec<SeriesPoint>, hours: Vec<SeriesPoint>) -> Vec<SeriesPoint> {
+    let mut points = hours;
+    points.extend(minutes);
+    points.sort_by_key(|point| point.minute);
+    points
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::model::{EdgeKey, EdgeStats, WorkloadRef};
+
+    fn total(name: &str, connections: u64, last: i64) -> EdgeTotal {
+        let workload = |name: &str| WorkloadRef {
+            namespace: "shop".into(),
+            name: name.into(),
+            kind: "Deployment".into(),
+        };
+        EdgeTotal {
+            key: EdgeKey {
+                source: workload("web"),
+                destination: workload(name),
+                port: 80,
+            },
+            stats: EdgeStats {
+                connections,
+                ..EdgeStats::default()
+            },
+            last_minute: last,
+        }
+    }
+
+    #[test]
+    fn windows_split_at_the_watermark() {
+        let w = 10 * HOUR;
+        // All recent: minutes only.
+        assert_eq!(
+            split(11 * HOUR, 12 * HOUR, w),
+            Split {
+                minutes: Some((11 * HOUR, 12 * HOUR)),
+                hours: None
+            }
+        );
+        // Across: hours from the hour holding `from` up to the watermark.
+        assert_eq!(
+            split(8 * HOUR + 600, 12 * HOUR, w),
+            Split {
+                minutes: Some((w, 12 * HOUR)),
+                hours: Some((8 * HOUR, w))
+            }
+        );
+        // All old: hours only.
+        assert_eq!(split(HOUR, 2 * HOUR, w).minutes, None);
+        // Nothing folded yet.
+        assert_eq!(split(0, 5, watermark(None)).hours, None);
+        assert_eq!(hour_floor(-1), -HOUR);
+    }
+
+    #[test]
+    fn totals_add_up_per_edge() {
+        let merged = merge_totals(
+            vec![total("api", 3, 700), total("db", 1, 650)],
+            vec![total("api", 5, 0)],
+        );
+        assert_eq!(merged.len(), 2);
+        assert_eq!(merged[0].key.destination.name, "api");
+        assert_eq!(merged[0].stats.connections, 8);
+        assert_eq!(merged[0].last_minute, 700);
+    }
+}
