@@ -42,6 +42,48 @@ pub fn split(from: i64, to: i64, watermark: i64) -> Split {
     }
 }
 
+/// A rollup table: the resolution and its time column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Minutes,
+    Hours,
+}
+
+impl Table {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Minutes => "edge_minutes",
+            Self::Hours => "edge_hours",
+        }
+    }
+
+    pub fn time_column(self) -> &'static str {
+        match self {
+            Self::Minutes => "minute",
+            Self::Hours => "hour",
+        }
+    }
+}
+
+/// Reads each table's part of `[from, to)` with `read(table, from, to)`
+/// and merges the parts with `merge(minutes, hours)`.
+pub fn read_split<T, E>(
+    from: i64,
+    to: i64,
+    watermark: i64,
+    mut read: impl FnMut(Table, i64, i64) -> Result<Vec<T>, E>,
+    merge: impl FnOnce(Vec<T>, Vec<T>) -> Vec<T>,
+) -> Result<Vec<T>, E> {
+    let split = split(from, to, watermark);
+    let mut part = |table, window: Option<(i64, i64)>| match window {
+        Some((from, to)) => read(table, from, to),
+        None => Ok(Vec::new()),
+    };
+    let minutes = part(Table::Minutes, split.minutes)?;
+    let hours = part(Table::Hours, split.hours)?;
+    Ok(merge(minutes, hours))
+}
+
 /// Per-edge totals from both tables, summed, ordered by edge.
 pub fn merge_totals(minutes: Vec<EdgeTotal>, hours: Vec<EdgeTotal>) -> Vec<EdgeTotal> {
     let mut merged: BTreeMap<_, EdgeTotal> = BTreeMap::new();

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use super::agents;
 use super::connection::Connection;
-use crate::store::resolution::{self, HOUR};
+use crate::store::resolution::{self, HOUR, Table};
 use crate::store::{
     BatchId, BatchOutcome, EXTERNAL_KIND, EdgeKey, EdgeMinute, EdgeStats, EdgeTotal, SeriesPoint,
     SeriesQuery, StoreError, TopologyQuery, WorkloadRef,
@@ -165,27 +165,12 @@ fn merge_duplicate_keys(rows: &[EdgeMinute]) -> Vec<(i64, &EdgeKey, EdgeStats)> 
     merged
 }
 
-/// A rollup table as reads name it, and its time column.
-#[derive(Clone, Copy)]
-enum Table {
-    /// Read with FINAL: copies of a batch collapse (see the module docs).
-    Minutes,
-    Hours,
-}
-
-impl Table {
-    fn source(self) -> &'static str {
-        match self {
-            Self::Minutes => "edge_minutes FINAL",
-            Self::Hours => "edge_hours",
-        }
-    }
-
-    fn time(self) -> &'static str {
-        match self {
-            Self::Minutes => "minute",
-            Self::Hours => "hour",
-        }
+/// What a read of `table` selects from: minute rows with FINAL, so copies
+/// of a batch collapse (see the module docs).
+fn source(table: Table) -> &'static str {
+    match table {
+        Table::Minutes => "edge_minutes FINAL",
+        Table::Hours => "edge_hours",
     }
 }
 
@@ -289,15 +274,13 @@ pub fn topology(
     connection: &Connection,
     query: &TopologyQuery,
 ) -> Result<Vec<EdgeTotal>, StoreError> {
-    let split = resolution::split(query.from, query.to, watermark(connection)?);
-    let read = |table, window: Option<(i64, i64)>| match window {
-        Some((from, to)) => totals(connection, table, from, to, query),
-        None => Ok(Vec::new()),
-    };
-    Ok(resolution::merge_totals(
-        read(Table::Minutes, split.minutes)?,
-        read(Table::Hours, split.hours)?,
-    ))
+    resolution::read_split(
+        query.from,
+        query.to,
+        watermark(connection)?,
+        |table, from, to| totals(connection, table, from, to, query),
+        resolution::merge_totals,
+    )
 }
 
 fn totals(
@@ -307,7 +290,7 @@ fn totals(
     to: i64,
     query: &TopologyQuery,
 ) -> Result<Vec<EdgeTotal>, StoreError> {
-    let (source, time) = (table.source(), table.time());
+    let (source, time) = (source(table), table.time_column());
     let mut sql = format!(
         "SELECT {EDGE_COLUMNS}, max({time}), {SUMS} FROM {source} \
          WHERE {time} >= ? AND {time} < ?"
@@ -369,15 +352,13 @@ pub fn edge_series(
     connection: &Connection,
     query: &SeriesQuery,
 ) -> Result<Vec<SeriesPoint>, StoreError> {
-    let split = resolution::split(query.from, query.to, watermark(connection)?);
-    let read = |table, window: Option<(i64, i64)>| match window {
-        Some((from, to)) => points(connection, table, from, to, query),
-        None => Ok(Vec::new()),
-    };
-    Ok(resolution::merge_series(
-        read(Table::Minutes, split.minutes)?,
-        read(Table::Hours, split.hours)?,
-    ))
+    resolution::read_split(
+        query.from,
+        query.to,
+        watermark(connection)?,
+        |table, from, to| points(connection, table, from, to, query),
+        resolution::merge_series,
+    )
 }
 
 fn points(
@@ -387,7 +368,7 @@ fn points(
     to: i64,
     query: &SeriesQuery,
 ) -> Result<Vec<SeriesPoint>, StoreError> {
-    let (source, time) = (table.source(), table.time());
+    let (source, time) = (source(table), table.time_column());
     let statement = connection
         .query(&format!(
             "SELECT {time} AS minute, {SUMS} FROM {source} \

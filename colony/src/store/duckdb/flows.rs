@@ -4,34 +4,11 @@
 use duckdb::{Connection, OptionalExt, Row, params};
 
 use super::backend;
-use crate::store::resolution::{self, HOUR};
+use crate::store::resolution::{self, HOUR, Table};
 use crate::store::{
     BatchId, BatchOutcome, EXTERNAL_KIND, EdgeKey, EdgeMinute, EdgeStats, EdgeTotal, SeriesPoint,
     SeriesQuery, StoreError, TopologyQuery, WorkloadRef,
 };
-
-/// A rollup table and its time column.
-#[derive(Clone, Copy)]
-enum Table {
-    Minutes,
-    Hours,
-}
-
-impl Table {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Minutes => "edge_minutes",
-            Self::Hours => "edge_hours",
-        }
-    }
-
-    fn time(self) -> &'static str {
-        match self {
-            Self::Minutes => "minute",
-            Self::Hours => "hour",
-        }
-    }
-}
 
 /// The end of the newest folded hour (0 when none).
 fn watermark(connection: &Connection) -> Result<i64, StoreError> {
@@ -151,15 +128,13 @@ pub fn topology(
     connection: &Connection,
     query: &TopologyQuery,
 ) -> Result<Vec<EdgeTotal>, StoreError> {
-    let split = resolution::split(query.from, query.to, watermark(connection)?);
-    let read = |table, window: Option<(i64, i64)>| match window {
-        Some((from, to)) => totals(connection, table, from, to, query),
-        None => Ok(Vec::new()),
-    };
-    Ok(resolution::merge_totals(
-        read(Table::Minutes, split.minutes)?,
-        read(Table::Hours, split.hours)?,
-    ))
+    resolution::read_split(
+        query.from,
+        query.to,
+        watermark(connection)?,
+        |table, from, to| totals(connection, table, from, to, query),
+        resolution::merge_totals,
+    )
 }
 
 fn totals(
@@ -169,7 +144,7 @@ fn totals(
     to: i64,
     query: &TopologyQuery,
 ) -> Result<Vec<EdgeTotal>, StoreError> {
-    let (name, time) = (table.name(), table.time());
+    let (name, time) = (table.name(), table.time_column());
     let mut statement = connection
         .prepare(&format!(
             "SELECT src_namespace, src_workload, src_kind, dst_namespace, dst_workload, dst_kind, \
@@ -219,15 +194,13 @@ pub fn edge_series(
     connection: &Connection,
     query: &SeriesQuery,
 ) -> Result<Vec<SeriesPoint>, StoreError> {
-    let split = resolution::split(query.from, query.to, watermark(connection)?);
-    let read = |table, window: Option<(i64, i64)>| match window {
-        Some((from, to)) => points(connection, table, from, to, query),
-        None => Ok(Vec::new()),
-    };
-    Ok(resolution::merge_series(
-        read(Table::Minutes, split.minutes)?,
-        read(Table::Hours, split.hours)?,
-    ))
+    resolution::read_split(
+        query.from,
+        query.to,
+        watermark(connection)?,
+        |table, from, to| points(connection, table, from, to, query),
+        resolution::merge_series,
+    )
 }
 
 fn points(
@@ -237,7 +210,7 @@ fn points(
     to: i64,
     query: &SeriesQuery,
 ) -> Result<Vec<SeriesPoint>, StoreError> {
-    let (name, time) = (table.name(), table.time());
+    let (name, time) = (table.name(), table.time_column());
     let mut statement = connection
         .prepare(&format!(
             "SELECT {time}, {SUMS} FROM {name} \
