@@ -9,6 +9,7 @@ pub mod discovery_registration;
 pub mod error;
 pub mod identity;
 pub mod inventory;
+pub mod local_components;
 pub mod mesh_hub;
 pub mod mesh_network;
 pub mod metrics;

@@ -1,7 +1,7 @@
 //! Checks on agent input. Every refusal names the field and the limit.
 
 use base64::Engine as _;
-use coral_proto::agent::v1::{Endpoint, EnrollRequest, FlowBatch};
+use coral_proto::agent::v1::{Endpoint, EnrollRequest, FlowBatch, LocalComponent};
 
 use crate::error::ColonyError;
 
@@ -81,6 +81,36 @@ fn check_endpoint(field: &str, endpoint: Option<&Endpoint>) -> Result<(), Colony
         ("service", &endpoint.service),
     ] {
         check_text(&format!("{field}.{name}"), value)?;
+    }
+    Ok(())
+}
+
+/// Most components one host agent may register.
+pub const MAX_LOCAL_COMPONENTS: usize = 256;
+
+pub fn check_local_components(components: &[LocalComponent]) -> Result<(), ColonyError> {
+    if components.len() > MAX_LOCAL_COMPONENTS {
+        return Err(invalid(format!(
+            "{} components; the limit is {MAX_LOCAL_COMPONENTS}",
+            components.len()
+        )));
+    }
+    for (index, component) in components.iter().enumerate() {
+        if component.name.is_empty() {
+            return Err(invalid(format!("components[{index}].name is empty")));
+        }
+        for (name, value) in [
+            ("namespace", &component.namespace),
+            ("name", &component.name),
+            ("kind", &component.kind),
+        ] {
+            check_text(&format!("components[{index}].{name}"), value)?;
+        }
+        if let Some(port) = component.ports.iter().find(|p| **p == 0 || **p > 65_535) {
+            return Err(invalid(format!(
+                "components[{index}].ports: {port} is not a TCP port"
+            )));
+        }
     }
     Ok(())
 }

@@ -110,6 +110,10 @@ pub async fn run(
         })?;
     tracing::info!(%addr, "Agent metrics listening");
 
+    let components = match config.mode {
+        Mode::Host => StaticMap::new(config.workloads.clone()).components(),
+        Mode::Kubernetes => Vec::new(),
+    };
     let attribution = match config.mode {
         Mode::Host => Attribution::Host(StaticMap::new(config.workloads.clone())),
         Mode::Kubernetes => Attribution::Cluster(
@@ -133,6 +137,7 @@ pub async fn run(
             shutdown_grace: Duration::from_secs(5),
             call_timeout: CALL_TIMEOUT,
             per_colony_state: source.per_colony_state(),
+            components,
         },
         metrics.clone(),
         state,

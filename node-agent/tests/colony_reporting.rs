@@ -257,6 +257,21 @@ async fn connections_are_reported_through_the_mesh() -> Result<()> {
     .await;
     assert!(up.is_some(), "mesh_up never became 1");
     assert!(agent.metric("mesh_handshake_age_seconds").await < 180);
+    // Its host-mode workloads came with its heartbeats: they are components.
+    let components = eventually(Duration::from_secs(30), async || {
+        let listed = colony.components().await;
+        (listed.len() == 2).then_some(listed)
+    })
+    .await
+    .expect("the agent's workloads listed as components");
+    let listed = components
+        .iter()
+        .find(|c| c["name"] == "server")
+        .expect("server component");
+    assert_eq!(listed["namespace"], "itest");
+    assert_eq!(listed["kind"], "Process");
+    assert_eq!(listed["status"], "up");
+    assert_eq!(listed["ports"], serde_json::json!([SERVER_PORT]));
     assert!(agent.process.stop().success());
     assert_eq!(server.stop()?, MADE);
     drop(colony);

@@ -7,9 +7,10 @@ use tonic::{Request, Response, Status};
 
 use super::{Colony, unix_now};
 use crate::error::ColonyError;
+use crate::local_components;
 use crate::rollup::{minute_of, rollup};
 use crate::store::{AgentEnrollment, BatchId, BatchOutcome, EventRecord};
-use crate::validation::{check_agent_id, check_batch, check_enroll};
+use crate::validation::{check_agent_id, check_batch, check_enroll, check_local_components};
 
 /// Compare without an early exit, so timing does not reveal the token.
 fn token_matches(given: &str, expected: &str) -> bool {
@@ -97,6 +98,7 @@ impl Colony {
         request: HeartbeatRequest,
     ) -> Result<HeartbeatResponse, ColonyError> {
         check_agent_id(&request.agent_id)?;
+        check_local_components(&request.components)?;
         let now = unix_now();
         let agent_id = request.agent_id.clone();
         let known = self
@@ -108,6 +110,13 @@ impl Colony {
             return Err(ColonyError::NotEnrolled {
                 agent_id: request.agent_id,
             });
+        }
+        if !request.components.is_empty() {
+            let components = request.components;
+            self.with_store("register_components", move |store| {
+                local_components::register(store, &components, now)
+            })
+            .await?;
         }
         Ok(HeartbeatResponse {
             received_at: Some(Timestamp::now()),

@@ -9,6 +9,7 @@ use tonic::{Request, Response, Status};
 
 use super::{Colony, unix_now};
 use crate::error::ColonyError;
+use crate::local_components;
 use crate::rollup::minute_of;
 use crate::store::{AgentRecord, EventQuery, SeriesQuery, TopologyQuery, WorkloadRef};
 
@@ -278,6 +279,7 @@ impl ColonyService for Colony {
             components: components
                 .into_iter()
                 .map(|c| Component {
+                    status: local_components::status(&c, now),
                     name: c.name,
                     namespace: c.namespace,
                     kind: c.kind,
@@ -285,7 +287,6 @@ impl ColonyService for Colony {
                     pods: i32::try_from(c.pods).unwrap_or(i32::MAX),
                     ready_pods: i32::try_from(c.ready_pods).unwrap_or(i32::MAX),
                     restarts: i32::try_from(c.restarts).unwrap_or(i32::MAX),
-                    status: c.status,
                     uptime_seconds: if c.started_at > 0 {
                         now - c.started_at
                     } else {

@@ -1,6 +1,6 @@
 //! Flow batches become topology edges with exact sums, once.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::{Colony, batch, edge, edge_count, flow, u64_of, workload};
 
@@ -119,4 +119,60 @@ async fn heartbeat_updates_known_agents_only() {
         .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["code"], "failed_precondition");
+}
+
+/// Host mode (`coral connect`): the workloads an agent observes arrive with
+/// its heartbeats and are listed as components; bad ones are refused and
+/// nothing is stored.
+#[tokio::test]
+async fn heartbeats_of_host_agents_register_their_components() {
+    let dir = tempfile::tempdir().unwrap();
+    let colony = Colony::start(dir.path());
+    colony.enroll("laptop", 1).await;
+    let bad = json!({"agentId": "laptop", "components": [{"name": "api", "ports": [70000]}]});
+    let (status, body) = colony.agent("Heartbeat", &bad).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], "invalid_argument");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("components[0].ports"),
+        "{body}"
+    );
+    let (_, listed) = colony.colony("ListComponents", &json!({})).await;
+    assert!(
+        listed["components"].as_array().is_none_or(Vec::is_empty),
+        "{listed}"
+    );
+
+    let heartbeat = json!({"agentId": "laptop", "components": [
+        {"name": "api", "kind": "Process", "ports": [8080]},
+        {"namespace": "shop", "name": "frontend", "kind": "Process", "ports": [3000]},
+    ]});
+    let (status, body) = colony.agent("Heartbeat", &heartbeat).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, listed) = colony.colony("ListComponents", &json!({})).await;
+    let mut seen: Vec<(String, String, String, Value)> = listed["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let text = |key: &str| c[key].as_str().unwrap_or_default().to_owned();
+            (
+                text("namespace"),
+                text("name"),
+                text("status"),
+                c["ports"].clone(),
+            )
+        })
+        .collect();
+    seen.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    assert_eq!(
+        seen,
+        vec![
+            ("host".into(), "api".into(), "up".into(), json!([8080])),
+            ("shop".into(), "frontend".into(), "up".into(), json!([3000])),
+        ]
+    );
 }

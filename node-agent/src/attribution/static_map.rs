@@ -7,6 +7,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
+use coral_proto::agent::v1::LocalComponent;
+
 use super::{Attribute, Workload, kind};
 
 pub const DEFAULT_NAMESPACE: &str = "host";
@@ -81,6 +83,33 @@ pub struct StaticMap {
 impl StaticMap {
     pub fn new(entries: Vec<StaticWorkload>) -> Self {
         Self { entries }
+    }
+
+    /// The workloads as components for the colony (one per name, with the
+    /// ports given), which it lists while this agent is alive.
+    pub fn components(&self) -> Vec<LocalComponent> {
+        let mut components: Vec<LocalComponent> = Vec::new();
+        for entry in &self.entries {
+            let index = match components
+                .iter()
+                .position(|c| c.namespace == entry.namespace && c.name == entry.name)
+            {
+                Some(index) => index,
+                None => {
+                    components.push(LocalComponent {
+                        namespace: entry.namespace.clone(),
+                        name: entry.name.clone(),
+                        kind: kind::PROCESS.to_owned(),
+                        ports: Vec::new(),
+                    });
+                    components.len() - 1
+                }
+            };
+            if let Some(port) = entry.port {
+                components[index].ports.push(u32::from(port));
+            }
+        }
+        components
     }
 
     fn workload(entry: &StaticWorkload) -> Workload {
@@ -199,5 +228,29 @@ mod tests {
         assert!(!m.client_is_observed(ip("10.0.0.5")));
         // An inbound socket on an unnamed port is not either.
         assert_eq!(m.local(ip("10.0.0.2"), Some(22)), None);
+    }
+
+    #[test]
+    fn workloads_become_components_with_their_ports() {
+        let map = StaticMap::new(
+            [
+                "shop/api=10.0.0.2:8080",
+                "shop/api=10.0.0.2:8443",
+                "web=10.0.0.1",
+            ]
+            .iter()
+            .map(|spec| spec.parse().unwrap())
+            .collect(),
+        );
+        let components = map.components();
+        let summary: Vec<(&str, &str, &[u32])> = components
+            .iter()
+            .map(|c| (c.namespace.as_str(), c.name.as_str(), c.ports.as_slice()))
+            .collect();
+        assert_eq!(
+            summary,
+            [("shop", "api", &[8080, 8443][..]), ("host", "web", &[][..])]
+        );
+        assert!(components.iter().all(|c| c.kind == kind::PROCESS));
     }
 }

@@ -30,6 +30,8 @@ pub struct FanoutSettings {
     pub call_timeout: Duration,
     /// Keep a sequence counter per colony (else the state dir's one).
     pub per_colony_state: bool,
+    /// Host mode: the workloads observed, for every colony's heartbeats.
+    pub components: Vec<coral_proto::agent::v1::LocalComponent>,
 }
 
 pub struct Fanout {
@@ -130,6 +132,7 @@ impl Fanout {
                 buffer_batches: settings.buffer_batches,
                 max_retry_interval: settings.max_retry_interval,
                 shutdown_grace: settings.shutdown_grace,
+                components: settings.components.clone(),
             },
             metrics,
             Some(state),

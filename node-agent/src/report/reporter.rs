@@ -8,7 +8,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use coral_proto::Timestamp;
-use coral_proto::agent::v1::{AgentCounters, EnrollRequest, FlowBatch, HeartbeatRequest};
+use coral_proto::agent::v1::{
+    AgentCounters, EnrollRequest, FlowBatch, HeartbeatRequest, LocalComponent,
+};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior, sleep_until};
 use tonic::{Code, Status};
@@ -34,6 +36,8 @@ pub struct ReporterConfig {
     pub max_retry_interval: Duration,
     /// How long a stopping agent keeps trying to deliver what it buffered.
     pub shutdown_grace: Duration,
+    /// Host mode: the workloads observed, sent with every heartbeat.
+    pub components: Vec<LocalComponent>,
 }
 
 #[derive(Debug)]
@@ -316,6 +320,7 @@ impl<L: ColonyLink> Reporter<L> {
                 batches_buffered: self.outbox.len() as u64,
                 batches_dropped: m.batches_dropped.get(),
             }),
+            components: self.config.components.clone(),
         };
         if let Err(status) = self.link.heartbeat(request).await {
             self.metrics.heartbeats_failed.inc();

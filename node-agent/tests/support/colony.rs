@@ -77,6 +77,23 @@ impl Colony {
         drop(self.process);
     }
 
+    /// `ListComponents`: what the colony lists as components.
+    pub async fn components(&self) -> Vec<Value> {
+        let response = self
+            .http
+            .post(format!(
+                "http://{}/coral.colony.v1.ColonyService/ListComponents",
+                self.addr
+            ))
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("ListComponents");
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.expect("components JSON");
+        body["components"].as_array().cloned().unwrap_or_default()
+    }
+
     pub async fn topology(&self) -> Value {
         let response = self
             .http
