@@ -7,8 +7,6 @@
 //! counted twice even while old minute rows are still being deleted
 //! (ClickHouse deletes asynchronously). Pure.
 
-use std::collections::BTreeMap;
-
 use super::model::{EdgeTotal, SeriesPoint};
 
 pub const HOUR: i64 = 3_600;
@@ -84,21 +82,24 @@ pub fn read_split<T, E>(
     Ok(merge(minutes, hours))
 }
 
-/// Per-edge totals from both tables, summed, ordered by edge.
+/// Per-edge totals from both tables, summed, ordered by edge. Sorting and
+/// folding neighbours keeps a 20,000-edge answer cheap: no key is cloned,
+/// and an already sorted part (DuckDB orders it) sorts in linear time.
 pub fn merge_totals(minutes: Vec<EdgeTotal>, hours: Vec<EdgeTotal>) -> Vec<EdgeTotal> {
-    let mut merged: BTreeMap<_, EdgeTotal> = BTreeMap::new();
-    for total in minutes.into_iter().chain(hours) {
-        match merged.get_mut(&total.key) {
-            Some(seen) => {
-                seen.stats.add(&total.stats);
-                seen.last_minute = seen.last_minute.max(total.last_minute);
+    let mut all = minutes;
+    all.extend(hours);
+    all.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+    let mut merged: Vec<EdgeTotal> = Vec::with_capacity(all.len());
+    for total in all {
+        match merged.last_mut() {
+            Some(last) if last.key == total.key => {
+                last.stats.add(&total.stats);
+                last.last_minute = last.last_minute.max(total.last_minute);
             }
-            None => {
-                merged.insert(total.key.clone(), total);
-            }
+            _ => merged.push(total),
         }
     }
-    merged.into_values().collect()
+    merged
 }
 
 /// Hourly points, then minute points: the times never overlap.
