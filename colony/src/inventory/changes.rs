@@ -64,11 +64,11 @@ pub fn events(before: &Components, after: &Components, now: i64) -> Vec<EventRec
 
 /// Events for what changed while the colony was not watching: `stored` is
 /// what it wrote before it stopped, `after` what it sees once back. A new
-/// version is a deploy (timed now: when it rolled out is unknown). A
-/// container whose last run ended after its component's row was last
-/// written restarted meanwhile (a restart seen while running rewrites the
-/// row, since the count changes); a higher count with no such container is
-/// one event for the component.
+/// version is a deploy (timed now: when it rolled out is unknown). When the
+/// component's restart count grew, each container whose last run ended
+/// since its row was last written restarted meanwhile (a restart seen while
+/// running rewrites the row, since the count changes); a higher count with
+/// no such container is one event for the component.
 pub fn while_away(stored: &[ComponentRecord], after: &Components, now: i64) -> Vec<EventRecord> {
     let mut events = Vec::new();
     for was in stored {
@@ -87,15 +87,20 @@ pub fn while_away(stored: &[ComponentRecord], after: &Components, now: i64) -> V
                 message: format!("{component} {old} → {new} (while the colony was down)"),
             });
         }
+        let added = now_seen.record.restarts.saturating_sub(was.restarts);
+        if added == 0 {
+            continue;
+        }
+        // Times are whole seconds: a container that ended in the second the
+        // row was written counts too, since the count says one is new.
         let mut restarted = false;
         for ((pod, container), runs) in &now_seen.containers {
-            if runs.restarts > 0 && runs.last_finished_at > was.updated_at {
+            if runs.restarts > 0 && runs.last_finished_at >= was.updated_at {
                 restarted = true;
                 events.push(restart(namespace, component, pod, container, runs, 1, now));
             }
         }
-        let added = now_seen.record.restarts.saturating_sub(was.restarts);
-        if added > 0 && !restarted {
+        if !restarted {
             events.push(EventRecord {
                 time: now,
                 kind: RESTART.to_owned(),
@@ -257,6 +262,10 @@ mod tests {
             got[0].message,
             "api: 2 container restarts while the colony was down"
         );
+        // Ended in the very second the row was written, and the count grew.
+        let got = while_away(&[stored("2.2.0", 1, 900)], &one(now_seen.clone()), 1000);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].kind, OOM_KILLED);
         // A component it had not stored is new: no past.
         assert!(while_away(&[], &one(now_seen), 1000).is_empty());
     }
