@@ -61,6 +61,13 @@ where
     }
 }
 
+/// One object as `K`; the error names the field that does not fit
+/// (`spec.component: …`), which tells the user what to fix.
+pub fn decode_object<K: DeserializeOwned>(object: &DynamicObject) -> Result<K, String> {
+    let value = serde_json::to_value(object).map_err(|error| error.to_string())?;
+    serde_path_to_error::deserialize::<_, K>(value).map_err(|error| error.to_string())
+}
+
 fn decode<K>(
     object: DynamicObject,
     ctx: &Arc<Context>,
@@ -70,15 +77,7 @@ fn decode<K>(
 where
     K: Resource<DynamicType = ()> + DeserializeOwned,
 {
-    let value = match serde_json::to_value(&object) {
-        Ok(value) => value,
-        Err(error) => {
-            tracing::warn!(%error, "cannot re-encode a watched object; skipping it");
-            return None;
-        }
-    };
-    // The path (`spec.component`) tells the user which field to fix.
-    match serde_path_to_error::deserialize::<_, K>(value) {
+    match decode_object::<K>(&object) {
         Ok(typed) => Some(typed),
         Err(error) => {
             let kind = &resource.kind;

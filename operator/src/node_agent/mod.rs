@@ -37,6 +37,7 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::keys::ENROLLMENT_TOKEN;
 use crate::labels::{self, NODE_AGENT_NAME};
+use crate::tolerant_watch::decode_object;
 
 /// Colonies left out of `colonies.yaml` for an overlapping mesh network,
 /// with references to the Colony left out and to the one it collides with.
@@ -101,23 +102,16 @@ async fn read_colonies(
     let readable: Vec<Colony> = list
         .items
         .into_iter()
-        .filter_map(|object| {
-            let decoded = serde_json::to_value(&object)
-                .map_err(|e| e.to_string())
-                .and_then(|value| {
-                    serde_json::from_value::<Colony>(value).map_err(|e| e.to_string())
-                });
-            match decoded {
-                Ok(colony) => Some(colony),
-                Err(error) => {
-                    tracing::debug!(
-                        namespace = %object.namespace().unwrap_or_default(),
-                        name = %object.name_any(),
-                        %error,
-                        "Colony does not decode; node-agents do not join it"
-                    );
-                    None
-                }
+        .filter_map(|object| match decode_object::<Colony>(&object) {
+            Ok(colony) => Some(colony),
+            Err(error) => {
+                tracing::debug!(
+                    namespace = %object.namespace().unwrap_or_default(),
+                    name = %object.name_any(),
+                    %error,
+                    "Colony does not decode; node-agents do not join it"
+                );
+                None
             }
         })
         .filter(|colony| colony.metadata.deletion_timestamp.is_none())
