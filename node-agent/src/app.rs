@@ -110,10 +110,6 @@ pub async fn run(
         })?;
     tracing::info!(%addr, "Agent metrics listening");
 
-    let components = match config.mode {
-        Mode::Host => StaticMap::new(config.workloads.clone()).components(),
-        Mode::Kubernetes => Vec::new(),
-    };
     let attribution = match config.mode {
         Mode::Host => Attribution::Host(StaticMap::new(config.workloads.clone())),
         Mode::Kubernetes => Attribution::Cluster(
@@ -126,6 +122,11 @@ pub async fn run(
         ),
     };
 
+    // Host-mode workloads go with every heartbeat, as components.
+    let components = match &attribution {
+        Attribution::Host(map) => map.components(),
+        Attribution::Cluster(_) => Vec::new(),
+    };
     let mut fanout = Fanout::new(
         FanoutSettings {
             agent_id: agent_id.clone(),
