@@ -26,17 +26,16 @@ pub fn register(
     components: &[LocalComponent],
     now: i64,
 ) -> Result<(), StoreError> {
+    let stored = store.list_components(None)?;
     for component in components {
         let namespace = if component.namespace.is_empty() {
             HOST_NAMESPACE
         } else {
             component.namespace.as_str()
         };
-        let existing = store
-            .list_components(Some(namespace))?
-            .into_iter()
-            .find(|record| record.name == component.name);
-        let started_at = existing
+        let started_at = stored
+            .iter()
+            .find(|record| record.namespace == namespace && record.name == component.name)
             .filter(|record| !is_stale(record, now) && record.started_at > 0)
             .map_or(now, |record| record.started_at);
         let mut ports = component.ports.clone();
