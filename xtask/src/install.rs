@@ -75,6 +75,17 @@ pub fn ensure_clickhouse_server() -> Result<()> {
     apt_install("clickhouse-server", "the colony's ClickHouse tests need it")
 }
 
+/// `cargo xtask bench discovery` drives the lookups with h2load (nghttp2's
+/// HTTP/2 load generator): one C thread costs far less CPU per request than
+/// a Rust client sharing the machine with the server.
+pub fn ensure_h2load() -> Result<()> {
+    if process::on_path("h2load") {
+        return Ok(());
+    }
+    eprintln!("xtask: installing nghttp2-client (h2load drives the discovery benchmark)");
+    apt_install("nghttp2-client", "the discovery benchmark needs h2load")
+}
+
 /// `apt-get install -y package`, refreshing the package lists first if that
 /// fails (a fresh machine may have none yet).
 fn apt_install(package: &str, why: &str) -> Result<()> {
