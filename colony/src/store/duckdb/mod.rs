@@ -1,15 +1,19 @@
 //! The embedded DuckDB store: one file in the data directory, one
-//! connection behind a mutex (a DuckDB connection is `Send` but not `Sync`).
+//! connection behind a mutex (a DuckDB connection is `Send` but not `Sync`)
+//! together with the edge numbering it writes.
 
 mod agents;
+mod edge_ids;
 mod flows;
 mod inventory;
+mod migrate;
 mod schema;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use duckdb::Connection;
+use edge_ids::EdgeIds;
 
 use super::{
     AgentEnrollment, AgentRecord, BatchId, BatchOutcome, ComponentRecord, EdgeMinute, EdgeTotal,
@@ -21,8 +25,24 @@ use super::{
 pub const FILE_NAME: &str = "colony.duckdb";
 
 pub struct DuckDbStore {
-    connection: Mutex<Connection>,
+    inner: Mutex<Inner>,
     path: PathBuf,
+}
+
+struct Inner {
+    connection: Connection,
+    edges: EdgeIds,
+}
+
+impl Inner {
+    /// Creates missing tables (upgrading old rollup tables first) and reads
+    /// the edge numbering.
+    fn prepare(mut connection: Connection) -> Result<Self, StoreError> {
+        migrate::number_edges(&mut connection, schema::SCHEMA)?;
+        connection.execute_batch(schema::SCHEMA).map_err(backend)?;
+        let edges = EdgeIds::load(&connection)?;
+        Ok(Inner { connection, edges })
+    }
 }
 
 impl DuckDbStore {
@@ -34,11 +54,15 @@ impl DuckDbStore {
             detail: format!("cannot create the data directory: {e}"),
         })?;
         let connection = Connection::open(&path).map_err(|e| classify_open_error(&path, e))?;
-        connection
-            .execute_batch(schema::SCHEMA)
-            .map_err(|e| classify_open_error(&path, e))?;
+        let inner = Inner::prepare(connection).map_err(|error| match error {
+            StoreError::Backend(detail) => StoreError::Open {
+                path: path.clone(),
+                detail,
+            },
+            other => other,
+        })?;
         Ok(DuckDbStore {
-            connection: Mutex::new(connection),
+            inner: Mutex::new(inner),
             path,
         })
     }
@@ -46,9 +70,8 @@ impl DuckDbStore {
     /// An in-memory store (tests and benchmarks).
     pub fn in_memory() -> Result<Self, StoreError> {
         let connection = Connection::open_in_memory().map_err(backend)?;
-        connection.execute_batch(schema::SCHEMA).map_err(backend)?;
         Ok(DuckDbStore {
-            connection: Mutex::new(connection),
+            inner: Mutex::new(Inner::prepare(connection)?),
             path: PathBuf::from(":memory:"),
         })
     }
@@ -57,10 +80,11 @@ impl DuckDbStore {
         &self.path
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave a half-applied
-        // transaction (DuckDB rolls it back on drop), so the data is usable.
-        self.connection
+        // transaction (DuckDB rolls it back on drop), and the numbering
+        // only changes after a commit, so the data is usable.
+        self.inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -99,19 +123,19 @@ impl Store for DuckDbStore {
         enrollment: &AgentEnrollment,
         max_host: u32,
     ) -> Result<Enrolled, StoreError> {
-        agents::enroll(&mut self.lock(), enrollment, max_host)
+        agents::enroll(&mut self.lock().connection, enrollment, max_host)
     }
 
     fn touch_agent(&self, agent_id: &str, at: i64) -> Result<bool, StoreError> {
-        agents::touch(&self.lock(), agent_id, at)
+        agents::touch(&self.lock().connection, agent_id, at)
     }
 
     fn agent(&self, agent_id: &str) -> Result<Option<AgentRecord>, StoreError> {
-        agents::get(&self.lock(), agent_id)
+        agents::get(&self.lock().connection, agent_id)
     }
 
     fn list_agents(&self) -> Result<Vec<AgentRecord>, StoreError> {
-        agents::list(&self.lock())
+        agents::list(&self.lock().connection)
     }
 
     fn apply_batch(
@@ -119,41 +143,43 @@ impl Store for DuckDbStore {
         batch: &BatchId,
         rows: &[EdgeMinute],
     ) -> Result<BatchOutcome, StoreError> {
-        flows::apply_batch(&mut self.lock(), batch, rows)
+        let inner = &mut *self.lock();
+        flows::apply_batch(&mut inner.connection, &mut inner.edges, batch, rows)
     }
 
     fn topology(&self, query: &TopologyQuery) -> Result<Vec<EdgeTotal>, StoreError> {
-        flows::topology(&self.lock(), query)
+        let inner = self.lock();
+        flows::topology(&inner.connection, &inner.edges, query)
     }
 
     fn edge_series(&self, query: &SeriesQuery) -> Result<Vec<SeriesPoint>, StoreError> {
-        flows::edge_series(&self.lock(), query)
+        let inner = self.lock();
+        flows::edge_series(&inner.connection, &inner.edges, query)
     }
 
     fn upsert_component(&self, component: &ComponentRecord) -> Result<(), StoreError> {
-        inventory::upsert_component(&self.lock(), component)
+        inventory::upsert_component(&self.lock().connection, component)
     }
 
     fn remove_component(&self, namespace: &str, name: &str) -> Result<(), StoreError> {
-        inventory::remove_component(&self.lock(), namespace, name)
+        inventory::remove_component(&self.lock().connection, namespace, name)
     }
 
     fn list_components(&self, namespace: Option<&str>) -> Result<Vec<ComponentRecord>, StoreError> {
-        inventory::list_components(&self.lock(), namespace)
+        inventory::list_components(&self.lock().connection, namespace)
     }
 
     fn record_event(&self, event: &EventRecord) -> Result<(), StoreError> {
-        inventory::record_event(&self.lock(), event)
+        inventory::record_event(&self.lock().connection, event)
     }
 
     fn list_events(&self, query: &EventQuery) -> Result<Vec<EventRecord>, StoreError> {
-        inventory::list_events(&self.lock(), query)
+        inventory::list_events(&self.lock().connection, query)
     }
 
     fn purge(&self, cutoffs: PurgeCutoffs) -> Result<Purged, StoreError> {
-        let mut connection = self.lock();
-        let (folded, written) =
-            flows::fold_into_hours(&mut connection, cutoffs.edge_minutes_before)?;
+        let connection = &mut self.lock().connection;
+        let (folded, written) = flows::fold_into_hours(connection, cutoffs.edge_minutes_before)?;
         let count = |sql: &str, before: i64| -> Result<u64, StoreError> {
             let deleted = connection.execute(sql, [before]).map_err(backend)?;
             Ok(deleted as u64)
