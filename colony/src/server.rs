@@ -21,6 +21,7 @@ use crate::mesh_hub::{self, Hub, HubSettings};
 use crate::service::{Colony, ColonySettings};
 use crate::store::clickhouse::ClickHouseStore;
 use crate::store::duckdb::DuckDbStore;
+use crate::store::recent::RecentMinutes;
 use crate::store::{AgentRecord, Store, StoreError};
 use crate::{peer_endpoints, retention};
 
@@ -65,7 +66,7 @@ pub enum ServeError {
 /// async threads.
 async fn open_store(choice: StorageChoice) -> Result<Arc<dyn Store>, StoreError> {
     tokio::task::spawn_blocking(move || -> Result<Arc<dyn Store>, StoreError> {
-        Ok(match choice {
+        let store: Arc<dyn Store> = match choice {
             StorageChoice::Duckdb { data_dir } => Arc::new(DuckDbStore::open(&data_dir)?),
             StorageChoice::Clickhouse {
                 url,
@@ -73,7 +74,9 @@ async fn open_store(choice: StorageChoice) -> Result<Arc<dyn Store>, StoreError>
                 user,
                 password,
             } => Arc::new(ClickHouseStore::open(&url, &database, &user, &password)?),
-        })
+        };
+        // The last minutes in memory: recent topology without a query.
+        Ok(Arc::new(RecentMinutes::new(store)?))
     })
     .await
     .map_err(|e| StoreError::Backend(format!("store open task failed: {e}")))?

@@ -1,6 +1,6 @@
 //! ColonyService: status, agents, components, topology, series, events.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use coral_proto::Timestamp;
 use coral_proto::colony::v1::colony_service_server::ColonyService;
@@ -130,21 +130,15 @@ impl Colony {
         let edges = self
             .with_store("topology", move |store| store.topology(&query))
             .await?;
-        let mut nodes: BTreeMap<String, Node> = BTreeMap::new();
+        // Each workload's id is formatted once, however many edges it has:
+        // a large answer has 20 times more edge ends than workloads.
+        let mut ids: HashMap<&WorkloadRef, String> = HashMap::new();
+        let mut id_of = |end| ids.entry(end).or_insert_with(|| node_id(end)).clone();
         let mut out = Vec::with_capacity(edges.len());
-        for edge in edges {
-            for end in [&edge.key.source, &edge.key.destination] {
-                nodes.entry(node_id(end)).or_insert_with(|| Node {
-                    id: node_id(end),
-                    name: end.name.clone(),
-                    namespace: end.namespace.clone(),
-                    kind: end.kind.clone(),
-                    external: end.is_external(),
-                });
-            }
+        for edge in &edges {
             out.push(Edge {
-                source: node_id(&edge.key.source),
-                destination: node_id(&edge.key.destination),
+                source: id_of(&edge.key.source),
+                destination: id_of(&edge.key.destination),
                 port: edge.key.port,
                 connections: edge.stats.connections,
                 failed_connections: edge.stats.failed,
@@ -156,8 +150,21 @@ impl Colony {
                 last_seen: timestamp(edge.last_minute),
             });
         }
+        let mut nodes: Vec<Node> = ids
+            .into_iter()
+            .map(|(end, id)| Node {
+                id,
+                name: end.name.clone(),
+                namespace: end.namespace.clone(),
+                kind: end.kind.clone(),
+                external: end.is_external(),
+            })
+            .collect();
+        nodes.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        // One node per id, even if two kinds share a namespace and name.
+        nodes.dedup_by(|a, b| a.id == b.id);
         Ok(GetTopologyResponse {
-            nodes: nodes.into_values().collect(),
+            nodes,
             edges: out,
             window_start: timestamp(from),
             window_end: timestamp(now),

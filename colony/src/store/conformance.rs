@@ -13,6 +13,7 @@ pub fn run_all<S: Store>(fresh: impl Fn() -> S) {
     batches_apply_once(&fresh());
     topology_sums_filters_and_windows(&fresh());
     edge_series_has_minute_buckets(&fresh());
+    minute_rows_sum_batches_per_minute_and_edge(&fresh());
     components_upsert_and_filter(&fresh());
     events_newest_first_with_filter(&fresh());
     purge_respects_cutoffs(&fresh());
@@ -81,6 +82,42 @@ fn window(from: i64, to: i64) -> TopologyQuery {
         namespace: None,
         include_external: true,
     }
+}
+
+/// What `RecentMinutes` loads at start.
+pub fn minute_rows_sum_batches_per_minute_and_edge(store: &impl Store) {
+    let (web, api, db) = (
+        workload("shop", "web"),
+        workload("shop", "api"),
+        workload("shop", "db"),
+    );
+    store
+        .apply_batch(&batch("a", 1), &[row(T0, web.clone(), api.clone(), 2)])
+        .unwrap();
+    store
+        .apply_batch(
+            &batch("b", 1),
+            &[
+                row(T0, web.clone(), api.clone(), 3),
+                row(T0 + 60, api.clone(), db.clone(), 1),
+                row(T0 - 60, web.clone(), db.clone(), 9),
+            ],
+        )
+        .unwrap();
+    let mut rows = store.minute_rows(T0).unwrap();
+    rows.sort_by_key(|row| (row.minute, row.key.clone()));
+    let summary: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.minute - T0,
+                r.key.destination.name.as_str(),
+                r.stats.connections,
+            )
+        })
+        .collect();
+    assert_eq!(summary, vec![(0, "api", 5), (60, "db", 1)]);
+    assert_eq!(rows[0].stats.bytes_received, 5_000);
 }
 
 pub fn enrollment_assigns_stable_hosts(store: &impl Store) {

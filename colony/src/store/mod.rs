@@ -12,6 +12,7 @@ pub mod clickhouse;
 pub mod conformance;
 pub mod duckdb;
 pub mod model;
+pub mod recent;
 pub mod resolution;
 
 use std::path::PathBuf;
@@ -68,6 +69,10 @@ pub trait Store: Send + Sync + 'static {
     -> Result<BatchOutcome, StoreError>;
 
     fn topology(&self, query: &TopologyQuery) -> Result<Vec<EdgeTotal>, StoreError>;
+
+    /// Minute rollups from `from` on, at most one row per minute and edge
+    /// (rows of several batches summed). Loads `recent::RecentMinutes`.
+    fn minute_rows(&self, from: i64) -> Result<Vec<EdgeMinute>, StoreError>;
 
     fn edge_series(&self, query: &SeriesQuery) -> Result<Vec<SeriesPoint>, StoreError>;
 

@@ -2,6 +2,8 @@
 //! buckets are multiples of 60. Plain integers keep the same shapes usable
 //! by DuckDB and ClickHouse (Int64 works on every ClickHouse version).
 
+use std::sync::Arc;
+
 /// One end of an edge: a workload, or an external address (`kind` External,
 /// `namespace` empty, `name` the IP).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -67,10 +69,11 @@ pub struct EdgeMinute {
     pub stats: EdgeStats,
 }
 
-/// An edge summed over a query window.
+/// An edge summed over a query window. The key is shared, not copied: a
+/// topology answer has tens of thousands of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EdgeTotal {
-    pub key: EdgeKey,
+    pub key: Arc<EdgeKey>,
     pub stats: EdgeStats,
     pub last_minute: i64,
 }
@@ -83,6 +86,21 @@ pub struct TopologyQuery {
     /// Only edges with either end in this namespace.
     pub namespace: Option<String>,
     pub include_external: bool,
+}
+
+impl TopologyQuery {
+    /// Whether the query's filters keep `key` (its time window aside): an
+    /// end in the namespace (none or empty: all), and an external
+    /// destination only with `include_external`.
+    pub fn selects(&self, key: &EdgeKey) -> bool {
+        let in_namespace = match self.namespace.as_deref() {
+            None | Some("") => true,
+            Some(namespace) => {
+                key.source.namespace == namespace || key.destination.namespace == namespace
+            }
+        };
+        in_namespace && (self.include_external || !key.destination.is_external())
+    }
 }
 
 /// The minute series of the traffic from one node to another (all ports).

@@ -122,11 +122,11 @@ mod tests {
             kind: "Deployment".into(),
         };
         EdgeTotal {
-            key: EdgeKey {
+            key: std::sync::Arc::new(EdgeKey {
                 source: workload("web"),
                 destination: workload(name),
                 port: 80,
-            },
+            }),
             stats: EdgeStats {
                 connections,
                 ..EdgeStats::default()

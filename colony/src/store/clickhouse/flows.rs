@@ -24,6 +24,7 @@
 //! `Applied`, but are still counted once.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use clickhouse::Row;
 use serde::{Deserialize, Serialize};
@@ -314,24 +315,49 @@ fn totals(
         statement = statement.bind(EXTERNAL_KIND);
     }
     let rows = connection.wait("read the topology", statement.fetch_all::<TotalRow>())?;
-    Ok(rows
-        .into_iter()
-        .map(|row| EdgeTotal {
-            stats: stats_of!(row),
-            key: EdgeKey {
+    Ok(rows.into_iter().map(TotalRow::into_total).collect())
+}
+
+impl TotalRow {
+    fn into_total(self) -> EdgeTotal {
+        EdgeTotal {
+            stats: stats_of!(self),
+            key: Arc::new(EdgeKey {
                 source: WorkloadRef {
-                    namespace: row.src_namespace,
-                    name: row.src_workload,
-                    kind: row.src_kind,
+                    namespace: self.src_namespace,
+                    name: self.src_workload,
+                    kind: self.src_kind,
                 },
                 destination: WorkloadRef {
-                    namespace: row.dst_namespace,
-                    name: row.dst_workload,
-                    kind: row.dst_kind,
+                    namespace: self.dst_namespace,
+                    name: self.dst_workload,
+                    kind: self.dst_kind,
                 },
-                port: row.port,
-            },
-            last_minute: row.last_minute,
+                port: self.port,
+            }),
+            last_minute: self.last_minute,
+        }
+    }
+}
+
+/// Minute rows from `from` on, one per minute and edge.
+pub fn minute_rows(connection: &Connection, from: i64) -> Result<Vec<EdgeMinute>, StoreError> {
+    // `TotalRow` with the minute in the place of the last minute.
+    let sql = format!(
+        "SELECT {EDGE_COLUMNS}, minute, {SUMS} FROM edge_minutes FINAL \
+         WHERE minute >= ? GROUP BY minute, {EDGE_COLUMNS}"
+    );
+    let statement = connection.query(&sql).bind(from);
+    let rows = connection.wait("read recent minutes", statement.fetch_all::<TotalRow>())?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let total = row.into_total();
+            EdgeMinute {
+                minute: total.last_minute,
+                key: Arc::unwrap_or_clone(total.key),
+                stats: total.stats,
+            }
         })
         .collect())
 }

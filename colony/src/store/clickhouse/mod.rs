@@ -197,6 +197,10 @@ impl Store for ClickHouseStore {
         flows::topology(&self.connection, query)
     }
 
+    fn minute_rows(&self, from: i64) -> Result<Vec<EdgeMinute>, StoreError> {
+        flows::minute_rows(&self.connection, from)
+    }
+
     fn edge_series(&self, query: &SeriesQuery) -> Result<Vec<SeriesPoint>, StoreError> {
         flows::edge_series(&self.connection, query)
     }

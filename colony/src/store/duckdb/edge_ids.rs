@@ -6,6 +6,7 @@
 //! thousands for a large application, a few MB.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use duckdb::{Connection, params};
 
@@ -15,8 +16,8 @@ use crate::store::{EdgeKey, StoreError, WorkloadRef};
 #[derive(Default)]
 pub struct EdgeIds {
     /// `keys[id]` is the edge numbered `id`: numbers are dense from 0.
-    keys: Vec<EdgeKey>,
-    ids: HashMap<EdgeKey, u64>,
+    keys: Vec<Arc<EdgeKey>>,
+    ids: HashMap<Arc<EdgeKey>, u64>,
 }
 
 /// Numbers for one batch's edges, and the edges numbered for the first
@@ -70,6 +71,7 @@ impl EdgeIds {
     }
 
     fn push(&mut self, key: EdgeKey) {
+        let key = Arc::new(key);
         self.ids.insert(key.clone(), self.keys.len() as u64);
         self.keys.push(key);
     }
@@ -104,7 +106,7 @@ impl EdgeIds {
         }
     }
 
-    pub fn key(&self, id: u64) -> Result<&EdgeKey, StoreError> {
+    pub fn key(&self, id: u64) -> Result<&Arc<EdgeKey>, StoreError> {
         usize::try_from(id)
             .ok()
             .and_then(|index| self.keys.get(index))
@@ -170,7 +172,7 @@ mod tests {
         // Not kept until the batch is stored.
         assert!(edge_ids.key(1).is_err());
         edge_ids.remember(numbered.new_edges);
-        assert_eq!(edge_ids.key(2).unwrap(), &key(3));
+        assert_eq!(edge_ids.key(2).unwrap().as_ref(), &key(3));
         assert_eq!(edge_ids.matching(|k| k.port >= 2), vec![1, 2]);
     }
 
@@ -183,7 +185,7 @@ mod tests {
         let numbered = EdgeIds::default().number([key(7), key(9)].iter());
         store_new_edges(&connection, &numbered).unwrap();
         let loaded = EdgeIds::load(&connection).unwrap();
-        assert_eq!(loaded.key(1).unwrap(), &key(9));
+        assert_eq!(loaded.key(1).unwrap().as_ref(), &key(9));
         assert_eq!(loaded.number([key(7)].iter()).ids, vec![0]);
     }
 }

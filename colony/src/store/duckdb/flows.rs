@@ -13,8 +13,8 @@ use super::backend;
 use super::edge_ids::{self, EdgeIds};
 use crate::store::resolution::{self, HOUR, Table};
 use crate::store::{
-    BatchId, BatchOutcome, EdgeMinute, EdgeStats, EdgeTotal, SeriesPoint, SeriesQuery, StoreError,
-    TopologyQuery,
+    BatchId, BatchOutcome, EdgeKey, EdgeMinute, EdgeStats, EdgeTotal, SeriesPoint, SeriesQuery,
+    StoreError, TopologyQuery,
 };
 
 /// The end of the newest folded hour (0 when none).
@@ -204,14 +204,10 @@ fn totals(
         "SELECT CAST(edge_id AS BIGINT), max({time}), {SUMS} FROM {name} \
          WHERE {time} >= {from} AND {time} < {to} GROUP BY edge_id ORDER BY edge_id"
     );
-    let namespace = query.namespace.as_deref();
     let mut out = Vec::new();
     for row in summed(connection, &sql)? {
         let key = edges.key(row.group as u64)?;
-        let in_namespace = namespace.is_none_or(|namespace| {
-            key.source.namespace == namespace || key.destination.namespace == namespace
-        });
-        if in_namespace && (query.include_external || !key.destination.is_external()) {
+        if query.selects(key) {
             out.push(EdgeTotal {
                 key: key.clone(),
                 stats: row.stats,
@@ -220,6 +216,28 @@ fn totals(
         }
     }
     Ok(out)
+}
+
+/// Minute rows from `from` on, one per minute and edge.
+pub fn minute_rows(
+    connection: &Connection,
+    edges: &EdgeIds,
+    from: i64,
+) -> Result<Vec<EdgeMinute>, StoreError> {
+    let sql = format!(
+        "SELECT CAST(edge_id AS BIGINT), minute, {SUMS} FROM edge_minutes \
+         WHERE minute >= {from} GROUP BY edge_id, minute"
+    );
+    summed(connection, &sql)?
+        .into_iter()
+        .map(|row| {
+            Ok(EdgeMinute {
+                minute: row.last,
+                key: EdgeKey::clone(edges.key(row.group as u64)?),
+                stats: row.stats,
+            })
+        })
+        .collect()
 }
 
 pub fn edge_series(

@@ -152,6 +152,11 @@ impl Store for DuckDbStore {
         flows::topology(&inner.connection, &inner.edges, query)
     }
 
+    fn minute_rows(&self, from: i64) -> Result<Vec<EdgeMinute>, StoreError> {
+        let inner = self.lock();
+        flows::minute_rows(&inner.connection, &inner.edges, from)
+    }
+
     fn edge_series(&self, query: &SeriesQuery) -> Result<Vec<SeriesPoint>, StoreError> {
         let inner = self.lock();
         flows::edge_series(&inner.connection, &inner.edges, query)
