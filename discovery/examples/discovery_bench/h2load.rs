@@ -157,12 +157,17 @@ impl H2load {
         }
         let text = std::fs::read_to_string(&log)
             .with_context(|| format!("h2load wrote no log at {}", log.display()))?;
-        let (latencies_us, failed) = parse_log(&text);
-        if !failed.is_empty() || latencies_us.is_empty() {
+        let log = parse_log(&text);
+        let (latencies_us, failed) = (log.latencies_us, log.failed);
+        // Streams still in flight when h2load stops are logged without a
+        // status; there can be at most one per stream slot.
+        let in_flight = self.connections.max(1) * self.streams.max(1);
+        if !failed.is_empty() || log.cut_at_stop > in_flight || latencies_us.is_empty() {
             bail!(
-                "{} of {} lookups did not get HTTP 200 (log lines: {:?}):\n{}",
+                "{} of {} lookups did not get HTTP 200 and {} had no answer when h2load stopped (log lines: {:?}):\n{}",
                 failed.len(),
                 latencies_us.len() + failed.len(),
+                log.cut_at_stop,
                 &failed[..failed.len().min(5)],
                 stdout.trim()
             );
@@ -205,22 +210,34 @@ impl Run {
     }
 }
 
-/// Latencies (µs) of the requests answered with 200, and the log lines of
-/// those that were not. Lines are `start_us \t status \t duration_us`;
-/// status -1 is a failed stream.
-fn parse_log(text: &str) -> (Vec<u32>, Vec<&str>) {
-    let mut latencies = Vec::new();
-    let mut failed = Vec::new();
+/// An h2load log. Lines are `start_us \t status \t duration_us`; status
+/// -1 is a failed stream, 0 one that had no response yet when h2load
+/// stopped.
+struct Log<'a> {
+    /// Latencies (µs) of the requests answered with 200.
+    latencies_us: Vec<u32>,
+    /// Lines of requests that got another status or failed.
+    failed: Vec<&'a str>,
+    cut_at_stop: usize,
+}
+
+fn parse_log(text: &str) -> Log<'_> {
+    let mut log = Log {
+        latencies_us: Vec::new(),
+        failed: Vec::new(),
+        cut_at_stop: 0,
+    };
     for line in text.lines() {
         let mut columns = line.split('\t').skip(1);
         let status = columns.next();
         let duration = columns.next().and_then(|d| d.trim().parse::<u64>().ok());
         match (status, duration) {
-            (Some("200"), Some(us)) => latencies.push(u32::try_from(us).unwrap_or(u32::MAX)),
-            _ => failed.push(line),
+            (Some("200"), Some(us)) => log.latencies_us.push(u32::try_from(us).unwrap_or(u32::MAX)),
+            (Some("0"), Some(_)) => log.cut_at_stop += 1,
+            _ => log.failed.push(line),
         }
     }
-    (latencies, failed)
+    log
 }
 
 /// A LookupColony request as one gRPC length-prefixed, uncompressed message.
