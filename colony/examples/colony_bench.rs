@@ -26,6 +26,10 @@ use coral_colony::store::{BatchId, EdgeKey, EdgeMinute, EdgeStats, Store, Worklo
 use coral_proto::colony::v1::GetTopologyRequest;
 use coral_proto::colony::v1::colony_service_server::ColonyService;
 
+// The allocator the colony binary uses (src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 struct Args {
     #[arg(long, default_value_t = 1_000)]

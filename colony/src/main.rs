@@ -3,6 +3,12 @@
 use anyhow::{Context, Result};
 use coral_colony::Config;
 
+// Ingest allocates and frees many small buffers per batch (decoding,
+// rollup, DuckDB's appender); glibc's malloc with its arena locks cost
+// about a quarter of the ingest time in `cargo xtask bench colony`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let config = Config::load()?;

@@ -79,7 +79,7 @@ struct Window {
     floor: i64,
     minutes: BTreeMap<i64, Vec<(u32, EdgeStats)>>,
     keys: Vec<Arc<EdgeKey>>,
-    slots: HashMap<Arc<EdgeKey>, u32>,
+    slots: HashMap<Arc<EdgeKey>, u32, foldhash::fast::RandomState>,
     /// Slots in key order: reads answer in key order without sorting.
     ordered: BTreeMap<Arc<EdgeKey>, u32>,
 }
@@ -90,7 +90,7 @@ impl Window {
             floor,
             minutes: BTreeMap::new(),
             keys: Vec::new(),
-            slots: HashMap::new(),
+            slots: HashMap::default(),
             ordered: BTreeMap::new(),
         }
     }

@@ -17,7 +17,9 @@ use crate::store::{EdgeKey, StoreError, WorkloadRef};
 pub struct EdgeIds {
     /// `keys[id]` is the edge numbered `id`: numbers are dense from 0.
     keys: Vec<Arc<EdgeKey>>,
-    ids: HashMap<Arc<EdgeKey>, u64>,
+    /// foldhash: SipHash was a tenth of the ingest time, and the keys come
+    /// from enrolled agents only.
+    ids: HashMap<Arc<EdgeKey>, u64, foldhash::fast::RandomState>,
 }
 
 /// Numbers for one batch's edges, and the edges numbered for the first
@@ -81,7 +83,7 @@ impl EdgeIds {
     /// stored leaves no number behind.
     pub fn number<'a>(&self, keys: impl Iterator<Item = &'a EdgeKey>) -> Numbered {
         let first_new_id = self.keys.len() as u64;
-        let mut pending: HashMap<&EdgeKey, u64> = HashMap::new();
+        let mut pending: HashMap<&EdgeKey, u64, foldhash::fast::RandomState> = HashMap::default();
         let mut new_edges = Vec::new();
         let ids = keys
             .map(|key| match self.ids.get(key) {
