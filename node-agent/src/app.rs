@@ -94,6 +94,7 @@ pub async fn run(
 
     let capture = FlowCapture::start(CaptureOptions {
         flow_map_entries: config.flow_map_entries,
+        host_processes: config.mode == Mode::Host,
         ..CaptureOptions::default()
     })?;
 

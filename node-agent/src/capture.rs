@@ -9,7 +9,7 @@ use aya::programs::{CgroupAttachMode, SockOps};
 use aya::{Ebpf, EbpfLoader};
 use coral_node_agent_common::{
     EMPTY_PROGRAM_NAME, EPOCH_MAP, FLOW_MAP, FLOW_MAP_DEFAULT_ENTRIES, FlowCounters, FlowKey,
-    PROGRAM_NAME, STATS_MAP,
+    HOST_PROCESSES_GLOBAL, PROGRAM_NAME, STATS_MAP,
 };
 
 use crate::error::CaptureError;
@@ -27,6 +27,10 @@ pub struct CaptureOptions {
     /// How long a drain waits after flipping the epoch before reading the old
     /// half, so program runs that read the old epoch have finished.
     pub epoch_settle: Duration,
+    /// Host mode: key outbound flows by the connecting process too (see
+    /// `FlowKey::pid`), so processes sharing an address are told apart. It
+    /// costs a map update per connect; in-cluster, addresses suffice.
+    pub host_processes: bool,
 }
 
 impl Default for CaptureOptions {
@@ -34,18 +38,24 @@ impl Default for CaptureOptions {
         Self {
             flow_map_entries: FLOW_MAP_DEFAULT_ENTRIES,
             epoch_settle: Duration::from_millis(5),
+            host_processes: false,
         }
     }
 }
 
 /// Loads the object and attaches `program` at the cgroup v2 root.
-fn load_and_attach(program: &'static str, flow_map_entries: u32) -> Result<Ebpf, CaptureError> {
+fn load_and_attach(
+    program: &'static str,
+    flow_map_entries: u32,
+    host_processes: bool,
+) -> Result<Ebpf, CaptureError> {
     let found = prerequisites::check()?;
     if EBPF_OBJECT.is_empty() {
         return Err(CaptureError::NoEbpfObject);
     }
     let mut ebpf = EbpfLoader::new()
         .map_max_entries(FLOW_MAP, flow_map_entries)
+        .override_global(HOST_PROCESSES_GLOBAL, &u8::from(host_processes), true)
         .load(EBPF_OBJECT)?;
     let sock_ops: &mut SockOps = ebpf
         .program_mut(program)
@@ -76,7 +86,7 @@ pub struct EmptyHook {
 impl EmptyHook {
     pub fn start() -> Result<Self, CaptureError> {
         Ok(Self {
-            _ebpf: load_and_attach(EMPTY_PROGRAM_NAME, 1)?,
+            _ebpf: load_and_attach(EMPTY_PROGRAM_NAME, 1, false)?,
         })
     }
 }
@@ -97,9 +107,14 @@ pub struct FlowCapture {
 impl FlowCapture {
     /// Checks the prerequisites, loads and attaches the program.
     pub fn start(options: CaptureOptions) -> Result<Self, CaptureError> {
-        let mut ebpf = load_and_attach(PROGRAM_NAME, options.flow_map_entries)?;
+        let mut ebpf = load_and_attach(
+            PROGRAM_NAME,
+            options.flow_map_entries,
+            options.host_processes,
+        )?;
         tracing::info!(
             flow_map_entries = options.flow_map_entries,
+            host_processes = options.host_processes,
             "sock_ops flow program attached"
         );
 

@@ -25,6 +25,8 @@ pub struct FlowRecord {
     pub remote_addr: IpAddr,
     /// Server-side port (see the type's docs).
     pub server_port: u16,
+    /// Host mode, outbound: the process that connected (see `FlowKey::pid`).
+    pub pid: Option<u32>,
     pub opened: u64,
     pub closed: u64,
     pub failed: u64,
@@ -49,6 +51,7 @@ impl FlowRecord {
             local_addr: address(key.local_addr),
             remote_addr: address(key.remote_addr),
             server_port: key.port,
+            pid: (key.pid != 0).then_some(key.pid),
             opened: counters.opened,
             closed: counters.closed,
             failed: counters.failed,
@@ -87,7 +90,7 @@ mod tests {
             port: 443,
             direction: DIRECTION_OUTBOUND,
             epoch: 1,
-            _pad: [0; 4],
+            pid: 0,
         };
         let counters = FlowCounters {
             opened: 2,

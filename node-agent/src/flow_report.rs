@@ -4,6 +4,7 @@
 //! side (outbound) when that side is a workload some agent observes, else by
 //! the accepting side (inbound, the client then shown as external).
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use coral_proto::agent::v1::{Direction as ProtoDirection, Endpoint, Flow};
@@ -49,18 +50,34 @@ fn endpoint(ip: IpAddr, port: u16, workload: Option<Workload>) -> Endpoint {
 
 pub fn attribute(records: &[FlowRecord], lookup: &dyn Attribute) -> Attributed {
     let mut out = Attributed::default();
+    // A process lookup reads /proc: once per process and drain.
+    let mut by_pid: HashMap<u32, Option<Workload>> = HashMap::new();
     for record in records {
         let port = record.server_port;
         let (source, destination, direction, remote_known) = match record.direction {
             Direction::Outbound => {
-                let Some(local) = lookup.local(record.local_addr, None) else {
-                    out.unattributed += 1;
-                    continue;
-                };
+                // The connecting process first: on loopback every client
+                // has the same address.
+                let by_process = record.pid.and_then(|pid| {
+                    by_pid
+                        .entry(pid)
+                        .or_insert_with(|| lookup.process(pid))
+                        .clone()
+                });
+                let local = by_process.or_else(|| lookup.local(record.local_addr, None));
                 let remote = lookup.remote(record.remote_addr, port);
                 let known = remote.is_some();
+                // An unnamed client whose connections only this side sees
+                // (the accepting side leaves observed clients to us): the
+                // connection is still reported, from an external client.
+                let unnamed_but_ours =
+                    local.is_none() && known && lookup.client_is_observed(record.local_addr);
+                if local.is_none() && !unnamed_but_ours {
+                    out.unattributed += 1;
+                    continue;
+                }
                 (
-                    endpoint(record.local_addr, 0, Some(local)),
+                    endpoint(record.local_addr, 0, local),
                     endpoint(record.remote_addr, port, remote),
                     ProtoDirection::Outbound,
                     known,
@@ -124,6 +141,7 @@ mod tests {
             local_addr: local.parse().unwrap(),
             remote_addr: remote.parse().unwrap(),
             server_port: port,
+            pid: None,
             opened,
             closed: opened,
             failed: 0,

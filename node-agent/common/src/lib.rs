@@ -9,6 +9,14 @@ pub const FLOW_MAP: &str = "CORAL_FLOWS";
 pub const EPOCH_MAP: &str = "CORAL_EPOCH";
 /// Per-CPU array of [`Stat`] counters (cumulative, never reset).
 pub const STATS_MAP: &str = "CORAL_STATS";
+/// LRU hash of socket cookie → tgid of the process that called `connect()`,
+/// kept from the connect callback (in the caller's context) to the
+/// callbacks that build the flow key (often in softirq context). Host mode only.
+pub const CONNECTING_MAP: &str = "CORAL_CONNECTING";
+pub const CONNECTING_MAP_ENTRIES: u32 = 16_384;
+/// A `u8` global in the program's read-only data: 1 in host mode (the
+/// verifier then skips the process code entirely when it is 0).
+pub const HOST_PROCESSES_GLOBAL: &str = "CORAL_HOST_PROCESSES";
 /// The sock_ops program's name in the object.
 pub const PROGRAM_NAME: &str = "coral_flows";
 /// An empty sock_ops program on the same hook: the overhead benchmark's floor.
@@ -53,8 +61,10 @@ pub struct FlowKey {
     pub direction: u8,
     /// 0 or 1: which half of the map this entry belongs to.
     pub epoch: u8,
-    /// Always zero: part of the hashed key bytes.
-    pub _pad: [u8; 4],
+    /// Host mode, outbound flows: the process (tgid) that called
+    /// `connect()`, so two processes on one address (loopback) are told
+    /// apart. 0 otherwise, and for connects made before the program ran.
+    pub pid: u32,
 }
 
 /// Counters of one flow. The kernel only ever adds to them.

@@ -1,7 +1,11 @@
 //! Builds the aggregation key of a socket from the sock_ops context.
 
-use aya_ebpf::{EbpfContext, helpers::bpf_get_netns_cookie, programs::SockOpsContext};
-use coral_node_agent_common::{DIRECTION_INBOUND, FlowKey};
+use aya_ebpf::{
+    EbpfContext,
+    helpers::{bpf_get_netns_cookie, bpf_get_socket_cookie},
+    programs::SockOpsContext,
+};
+use coral_node_agent_common::{DIRECTION_INBOUND, DIRECTION_OUTBOUND, FlowKey};
 
 use crate::flow_maps;
 
@@ -59,6 +63,11 @@ pub fn from_context(ctx: &SockOpsContext, direction: u8) -> Option<FlowKey> {
     };
     // SAFETY: sock_ops programs may call bpf_get_netns_cookie with their context.
     let netns_cookie = unsafe { bpf_get_netns_cookie(ctx.as_ptr()) };
+    let pid = if direction == DIRECTION_OUTBOUND && crate::host_processes() {
+        connecting_pid(ctx)
+    } else {
+        0
+    };
     Some(FlowKey {
         netns_cookie,
         local_addr,
@@ -66,8 +75,23 @@ pub fn from_context(ctx: &SockOpsContext, direction: u8) -> Option<FlowKey> {
         port,
         direction,
         epoch: flow_maps::current_epoch(),
-        _pad: [0; 4],
+        pid,
     })
+}
+
+/// The socket's cookie: a stable id for the socket's whole life.
+#[inline(always)]
+pub fn socket_cookie(ctx: &SockOpsContext) -> u64 {
+    // SAFETY: sock_ops programs may call bpf_get_socket_cookie with their context.
+    unsafe { bpf_get_socket_cookie(ctx.as_ptr()) }
+}
+
+/// The tgid remembered at the socket's connect, 0 when none.
+#[inline(always)]
+fn connecting_pid(ctx: &SockOpsContext) -> u32 {
+    let cookie = socket_cookie(ctx);
+    // SAFETY: the value is a plain u32 copied out at once.
+    unsafe { flow_maps::CONNECTING.get(cookie) }.map_or(0, |pid| *pid)
 }
 
 /// `::ffff:a.b.c.d`; the u32 holds the address in network byte order.

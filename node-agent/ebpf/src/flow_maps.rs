@@ -7,13 +7,21 @@
 use aya_ebpf::{
     bindings::BPF_NOEXIST,
     macros::map,
-    maps::{Array, PerCpuArray, PerCpuHashMap},
+    maps::{Array, LruHashMap, PerCpuArray, PerCpuHashMap},
 };
-use coral_node_agent_common::{FLOW_MAP_DEFAULT_ENTRIES, FlowCounters, FlowKey, STATS_LEN, Stat};
+use coral_node_agent_common::{
+    CONNECTING_MAP_ENTRIES, FLOW_MAP_DEFAULT_ENTRIES, FlowCounters, FlowKey, STATS_LEN, Stat,
+};
 
 #[map(name = "CORAL_FLOWS")]
 static FLOWS: PerCpuHashMap<FlowKey, FlowCounters> =
     PerCpuHashMap::with_max_entries(FLOW_MAP_DEFAULT_ENTRIES, 0);
+
+/// Host mode: socket cookie → tgid of the connecting process. LRU, so
+/// sockets that never close cleanly cannot fill it.
+#[map(name = "CORAL_CONNECTING")]
+pub static CONNECTING: LruHashMap<u64, u32> =
+    LruHashMap::with_max_entries(CONNECTING_MAP_ENTRIES, 0);
 
 #[map(name = "CORAL_EPOCH")]
 static EPOCH: Array<u32> = Array::with_max_entries(1, 0);

@@ -15,7 +15,7 @@
 mod flow_key;
 mod flow_maps;
 
-use aya_ebpf::{macros::sock_ops, programs::SockOpsContext};
+use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::sock_ops, programs::SockOpsContext};
 use coral_node_agent_common::{DIRECTION_INBOUND, DIRECTION_OUTBOUND};
 
 // Kernel UAPI constants (include/uapi/linux/bpf.h, include/net/tcp_states.h).
@@ -35,11 +35,27 @@ const TCP_CLOSE_WAIT: u32 = 8;
 /// mark; socket storage would cost about 1.4 µs per connection.
 const INBOUND_MARK: u32 = BPF_SOCK_OPS_RTO_CB_FLAG;
 
+/// 1 in host mode (set by user space at load; read-only, so the verifier
+/// knows it and does not even look at the process code when it is 0).
+#[unsafe(no_mangle)]
+static CORAL_HOST_PROCESSES: u8 = 0;
+
+#[inline(always)]
+fn host_processes() -> bool {
+    // SAFETY: a plain read of a global; volatile so it is not folded to 0.
+    unsafe { core::ptr::read_volatile(&raw const CORAL_HOST_PROCESSES) != 0 }
+}
+
 #[sock_ops]
 pub fn coral_flows(ctx: SockOpsContext) -> u32 {
     match flow_key::ctx_u32!(ctx.ops, op) {
         // Before the SYN: ask for state callbacks so a failed connect is seen.
-        BPF_SOCK_OPS_TCP_CONNECT_CB => request_flags(&ctx, BPF_SOCK_OPS_STATE_CB_FLAG),
+        BPF_SOCK_OPS_TCP_CONNECT_CB => {
+            request_flags(&ctx, BPF_SOCK_OPS_STATE_CB_FLAG);
+            if host_processes() {
+                remember_connecting_process(&ctx);
+            }
+        }
         BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB => {
             // Connects made before the agent attached never ran TCP_CONNECT_CB.
             request_flags(&ctx, BPF_SOCK_OPS_STATE_CB_FLAG);
@@ -67,6 +83,14 @@ pub fn coral_flows(ctx: SockOpsContext) -> u32 {
     1
 }
 
+/// This callback runs inside `connect()`, in the caller's context: the only
+/// moment the process is known (bpf_get_current_pid_tgid in sock_ops
+/// needs Linux 6.10).
+fn remember_connecting_process(ctx: &SockOpsContext) {
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    let _ = flow_maps::CONNECTING.insert(flow_key::socket_cookie(ctx), tgid, 0);
+}
+
 fn request_flags(ctx: &SockOpsContext, flags: u32) {
     let current = flow_key::ctx_u32!(ctx.ops, bpf_sock_ops_cb_flags);
     if current & flags != flags {
@@ -84,6 +108,10 @@ fn on_close(ctx: &SockOpsContext, old_state: u32) {
     let Some(key) = flow_key::from_context(ctx, direction) else {
         return;
     };
+    if key.pid != 0 {
+        // The socket is done: its process is no longer needed.
+        let _ = flow_maps::CONNECTING.remove(flow_key::socket_cookie(ctx));
+    }
     if old_state == TCP_SYN_SENT {
         flow_maps::count_failed(&key);
         return;

@@ -117,6 +117,17 @@ impl StaticMap {
     }
 
     /// Exact `ip:port` first, then an entry for the whole IP.
+    /// The entry a process listening on `listening` serves: same port, and
+    /// the entry's address or a wildcard.
+    fn serving(&self, listening: &[SocketAddr]) -> Option<&StaticWorkload> {
+        self.entries.iter().find(|entry| {
+            listening.iter().any(|addr| {
+                Some(addr.port()) == entry.port
+                    && (addr.ip().is_unspecified() || addr.ip().to_canonical() == entry.ip)
+            })
+        })
+    }
+
     fn by_port(&self, addr: IpAddr, port: u16) -> Option<&StaticWorkload> {
         let on_ip = || self.entries.iter().filter(move |e| e.ip == addr);
         on_ip()
@@ -150,8 +161,15 @@ impl Attribute for StaticMap {
 
     /// Every named workload runs on this host, so its outbound side is seen
     /// whenever an outbound socket from its address is attributed.
+    /// Loopback clients are processes of this host, whose connects the
+    /// program sees (and keys by process): always observed.
     fn client_is_observed(&self, addr: IpAddr) -> bool {
-        self.local(addr, None).is_some()
+        addr.is_loopback() || self.entries.iter().any(|e| e.ip == addr)
+    }
+
+    fn process(&self, pid: u32) -> Option<Workload> {
+        self.serving(&super::listening_ports::of_process(pid))
+            .map(Self::workload)
     }
 }
 
@@ -197,6 +215,25 @@ mod tests {
     }
 
     #[test]
+    fn a_process_is_the_entry_of_a_port_it_listens_on() {
+        let m = map(&["web=127.0.0.1:3000", "api=127.0.0.1:8080"]);
+        let on = |addrs: &[&str]| -> Vec<SocketAddr> {
+            addrs.iter().map(|a| a.parse().unwrap()).collect()
+        };
+        assert_eq!(m.serving(&on(&["127.0.0.1:8080"])).unwrap().name, "api");
+        assert_eq!(m.serving(&on(&["[::]:3000"])).unwrap().name, "web");
+        assert!(
+            m.serving(&on(&["10.0.0.9:3000", "127.0.0.1:9999"]))
+                .is_none()
+        );
+        // This test process listens on 127.0.0.1:<port>: found by its pid.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mine = map(&[&format!("me=127.0.0.1:{port}")]);
+        assert_eq!(mine.process(std::process::id()).unwrap().name, "me");
+    }
+
+    #[test]
     fn port_entries_win_and_whole_ip_entries_catch_the_rest() {
         let m = map(&[
             "shop/api=10.0.0.2:8080",
@@ -223,9 +260,13 @@ mod tests {
         // The only workload on 10.0.0.2 also makes its outbound calls.
         assert_eq!(m.local(ip("10.0.0.2"), None).unwrap().name, "api");
         assert!(m.client_is_observed(ip("10.0.0.2")));
-        // Two port entries on one IP: an outbound socket is not attributable.
+        // Two port entries on one IP: an outbound socket is not attributable
+        // by address (by its process it is), but its connects are still
+        // seen here, so the connecting side reports them.
         assert_eq!(m.local(ip("10.0.0.5"), None), None);
-        assert!(!m.client_is_observed(ip("10.0.0.5")));
+        assert!(m.client_is_observed(ip("10.0.0.5")));
+        assert!(m.client_is_observed(ip("127.0.0.1")));
+        assert!(!m.client_is_observed(ip("10.0.0.9")));
         // An inbound socket on an unnamed port is not either.
         assert_eq!(m.local(ip("10.0.0.2"), Some(22)), None);
     }
