@@ -3,8 +3,8 @@
 //! and a bounded attempt to deliver what is buffered.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use coral_proto::Timestamp;
@@ -16,9 +16,10 @@ use crate::colony_targets::{ColoniesFileWatch, TargetSource};
 use crate::config::{Config, Mode};
 use crate::error::StartError;
 use crate::flow_report::attribute;
+use crate::host_workloads::HostWorkloads;
 use crate::http::{self, Health};
 use crate::metrics::Metrics;
-use crate::report::{Fanout, FanoutSettings, PendingBatch};
+use crate::report::{Fanout, FanoutSettings, PendingBatch, SharedComponents};
 use crate::scope::{ColonyScope, Routing, route};
 use crate::state::StateDir;
 use crate::{CaptureOptions, DrainReport, FlowCapture};
@@ -30,16 +31,20 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// changes within about a minute of its update).
 const COLONIES_FILE_POLL: Duration = Duration::from_secs(5);
 
+/// How often `--workloads-dir` is read again.
+const WORKLOADS_DIR_POLL: Duration = Duration::from_secs(2);
+
 /// Where attribution comes from.
 enum Attribution {
-    Host(StaticMap),
+    /// Replaced whole when the host workloads change.
+    Host(Arc<RwLock<StaticMap>>),
     Cluster(ClusterWatch),
 }
 
 impl Attribution {
     fn with_lookup<R>(&self, f: impl FnOnce(&dyn Attribute) -> R) -> R {
         match self {
-            Self::Host(map) => f(map),
+            Self::Host(map) => f(&*map.read().unwrap_or_else(PoisonError::into_inner)),
             Self::Cluster(watch) => f(&watch.index()),
         }
     }
@@ -111,8 +116,16 @@ pub async fn run(
         })?;
     tracing::info!(%addr, "Agent metrics listening");
 
+    let mut host_workloads = (config.mode == Mode::Host)
+        .then(|| HostWorkloads::new(config.workloads.clone(), config.workloads_dir.clone()));
+    let host_map = Arc::new(RwLock::new(StaticMap::new(
+        host_workloads
+            .as_ref()
+            .map(|w| w.current().to_vec())
+            .unwrap_or_default(),
+    )));
     let attribution = match config.mode {
-        Mode::Host => Attribution::Host(StaticMap::new(config.workloads.clone())),
+        Mode::Host => Attribution::Host(host_map.clone()),
         Mode::Kubernetes => Attribution::Cluster(
             ClusterWatch::start(
                 &node_name,
@@ -124,10 +137,13 @@ pub async fn run(
     };
 
     // Host-mode workloads go with every heartbeat, as components.
-    let components = match &attribution {
-        Attribution::Host(map) => map.components(),
+    let components: SharedComponents = Arc::new(RwLock::new(match &attribution {
+        Attribution::Host(map) => map
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .components(),
         Attribution::Cluster(_) => Vec::new(),
-    };
+    }));
     let mut fanout = Fanout::new(
         FanoutSettings {
             agent_id: agent_id.clone(),
@@ -139,7 +155,7 @@ pub async fn run(
             shutdown_grace: Duration::from_secs(5),
             call_timeout: CALL_TIMEOUT,
             per_colony_state: source.per_colony_state(),
-            components,
+            components: components.clone(),
         },
         metrics.clone(),
         state,
@@ -193,6 +209,8 @@ pub async fn run(
     // sent its last one and hung up; follow the colonies file meanwhile.
     let mut poll = tokio::time::interval(COLONIES_FILE_POLL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut workloads_poll = tokio::time::interval(WORKLOADS_DIR_POLL);
+    workloads_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             routed = batches_rx.recv() => match routed {
@@ -208,6 +226,15 @@ pub async fn run(
                 if let Some(targets) = file_watch.as_mut().and_then(ColoniesFileWatch::poll_logged) {
                     tracing::info!(colonies = targets.len(), "the colonies file changed");
                     fanout.apply(targets).await;
+                }
+            }
+            _ = workloads_poll.tick(), if config.workloads_dir.is_some() => {
+                if let Some(changed) = host_workloads.as_mut().and_then(HostWorkloads::poll) {
+                    let names: Vec<String> = changed.iter().map(|w| format!("{}/{}", w.namespace, w.name)).collect();
+                    tracing::info!(workloads = ?names, "the host workloads changed");
+                    let map = StaticMap::new(changed);
+                    *components.write().unwrap_or_else(PoisonError::into_inner) = map.components();
+                    *host_map.write().unwrap_or_else(PoisonError::into_inner) = map;
                 }
             }
         }

@@ -34,6 +34,12 @@ pub struct Config {
     #[arg(long = "workload", value_name = "[NAMESPACE/]NAME=IP[:PORT]")]
     pub workloads: Vec<StaticWorkload>,
 
+    /// Host mode: a directory of `*.workload` files, one
+    /// `[NAMESPACE/]NAME=IP[:PORT]` per line (what `coral connect` writes),
+    /// read again every 2 s.
+    #[arg(long, env = "CORAL_WORKLOADS_DIR")]
+    pub workloads_dir: Option<PathBuf>,
+
     /// One colony's connect endpoint, where the agent enrolls, e.g.
     /// http://10.96.0.10:9000 (or give --colonies-file).
     #[arg(
@@ -152,7 +158,7 @@ pub enum ConfigError {
     #[error("the enrollment token file {0} is empty")]
     EmptyTokenFile(PathBuf),
     #[error(
-        "host mode needs at least one --workload [NAMESPACE/]NAME=IP[:PORT] \
+        "host mode needs at least one --workload [NAMESPACE/]NAME=IP[:PORT] or a --workloads-dir \
          (flows of unnamed addresses are not reported)"
     )]
     NoWorkloads,
@@ -189,7 +195,9 @@ impl Config {
 
     pub fn check(&self) -> Result<(), ConfigError> {
         match self.mode {
-            Mode::Host if self.workloads.is_empty() => Err(ConfigError::NoWorkloads),
+            Mode::Host if self.workloads.is_empty() && self.workloads_dir.is_none() => {
+                Err(ConfigError::NoWorkloads)
+            }
             Mode::Kubernetes if !self.workloads.is_empty() => {
                 Err(ConfigError::WorkloadsOutsideHostMode)
             }

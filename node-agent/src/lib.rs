@@ -16,6 +16,7 @@ mod drain;
 mod error;
 mod flow_record;
 pub mod flow_report;
+pub mod host_workloads;
 pub mod http;
 pub mod metrics;
 pub mod prerequisites;

@@ -31,7 +31,7 @@ pub struct FanoutSettings {
     /// Keep a sequence counter per colony (else the state dir's one).
     pub per_colony_state: bool,
     /// Host mode: the workloads observed, for every colony's heartbeats.
-    pub components: Vec<coral_proto::agent::v1::LocalComponent>,
+    pub components: super::SharedComponents,
 }
 
 pub struct Fanout {

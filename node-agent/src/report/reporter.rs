@@ -8,9 +8,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use coral_proto::Timestamp;
-use coral_proto::agent::v1::{
-    AgentCounters, EnrollRequest, FlowBatch, HeartbeatRequest, LocalComponent,
-};
+use coral_proto::agent::v1::{AgentCounters, EnrollRequest, FlowBatch, HeartbeatRequest};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior, sleep_until};
 use tonic::{Code, Status};
@@ -37,7 +35,7 @@ pub struct ReporterConfig {
     /// How long a stopping agent keeps trying to deliver what it buffered.
     pub shutdown_grace: Duration,
     /// Host mode: the workloads observed, sent with every heartbeat.
-    pub components: Vec<LocalComponent>,
+    pub components: super::SharedComponents,
 }
 
 #[derive(Debug)]
@@ -320,7 +318,12 @@ impl<L: ColonyLink> Reporter<L> {
                 batches_buffered: self.outbox.len() as u64,
                 batches_dropped: m.batches_dropped.get(),
             }),
-            components: self.config.components.clone(),
+            components: self
+                .config
+                .components
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
         };
         if let Err(status) = self.link.heartbeat(request).await {
             self.metrics.heartbeats_failed.inc();

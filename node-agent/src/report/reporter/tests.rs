@@ -94,7 +94,7 @@ fn config(buffer_batches: usize) -> ReporterConfig {
         buffer_batches,
         max_retry_interval: Duration::from_secs(2),
         shutdown_grace: Duration::from_secs(5),
-        components: Vec::new(),
+        components: Default::default(),
     }
 }
 
