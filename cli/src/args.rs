@@ -14,6 +14,7 @@ use crate::render::units::parse_window;
     long_about = "Coral: see what your distributed application is doing.\n\n\
         Get started:\n  coral init                 create a colony for your application\n  \
         coral colony start         run it (add --daemon to run it in the background)\n  \
+        sudo coral connect api --port 8080\n                             observe the process serving a port\n  \
         coral status               components and agents\n  \
         coral topology             who talks to whom, with rates",
     propagate_version = true
@@ -38,11 +39,29 @@ pub enum CoralCommand {
     Status(StatusArgs),
     /// Service topology: who talks to whom, with rates.
     Topology(TopologyArgs),
+    /// Connect a local component (the process serving a port) to the colony;
+    /// runs until Ctrl+C. Needs root (eBPF).
+    Connect(LocalConnectArgs),
     /// Reach a colony over its WireGuard mesh: start, status, stop.
     #[command(subcommand)]
     Proxy(ProxyCommand),
     /// Show the version.
     Version,
+}
+
+#[derive(Debug, Args)]
+pub struct LocalConnectArgs {
+    /// Component name, e.g. api.
+    pub component: String,
+    /// The port the component listens on, on this host.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: u16,
+    /// Colony id (default: the current colony).
+    #[arg(long)]
+    pub colony: Option<String>,
+    /// Namespace the component is listed under.
+    #[arg(long, default_value = "host")]
+    pub namespace: String,
 }
 
 #[derive(Debug, Subcommand)]

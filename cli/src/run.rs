@@ -84,6 +84,11 @@ fn coral(args: CoralArgs) -> Result<String, CliError> {
             let (client, _) = local_client(&home, topology.colony.as_deref(), topology.endpoint)?;
             runtime()?.block_on(show::topology(&client, &topology.view, format))
         }
+        CoralCommand::Connect(connect) => {
+            let home = CoralHome::from_env()?;
+            runtime()?.block_on(local::connect::run(&home, &connect))?;
+            Ok(String::new())
+        }
         CoralCommand::Proxy(command) => {
             let home = CoralHome::from_env()?;
             match command {

@@ -2,6 +2,7 @@
 //! cases, a real colony fed through its agent API, and the local cluster.
 
 mod colony_flow;
+mod connect;
 mod errors;
 mod golden;
 mod kubectl;

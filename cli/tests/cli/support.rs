@@ -46,6 +46,26 @@ impl Home {
         command
     }
 
+    /// `coral` with this home inside `netns`, with the colony's mesh (the
+    /// namespace has TUN device names of its own). Through nsenter rather
+    /// than `ip netns exec`, which mounts a sysfs of its own and so hides
+    /// the cgroup v2 mount the node-agent attaches to.
+    pub fn coral_in(&self, netns: &coral_e2e::LinkedNetns) -> StdCommand {
+        let mut command = StdCommand::new("nsenter");
+        command
+            .arg(format!("--net=/run/netns/{}", netns.name))
+            .arg(assert_cmd::cargo::cargo_bin("coral"));
+        for key in INHERITED {
+            command.env_remove(key);
+        }
+        command
+            .env("HOME", self.dir.path())
+            .env("CORAL_HOME", self.coral_home())
+            .env("NO_COLOR", "1")
+            .env_remove("CORAL_NO_MESH");
+        command
+    }
+
     fn env(&self, command: &mut Command) {
         for key in INHERITED {
             command.env_remove(key);

@@ -5,7 +5,6 @@
 //! snapshot, so they are unit-tested without a cluster.
 
 mod cluster;
-mod listening_ports;
 mod static_map;
 
 use std::net::IpAddr;
@@ -51,9 +50,10 @@ pub trait Attribute {
     /// from such clients are left to the client's outbound report, so each
     /// connection is counted once.
     fn client_is_observed(&self, addr: IpAddr) -> bool;
-    /// The workload a host process serves (host mode, by its listening
-    /// ports); `None` when unknown or not supported.
-    fn process(&self, _pid: u32) -> Option<Workload> {
-        None
+    /// The workload of the process `pid` connecting from `addr` (host
+    /// mode keys outbound flows by process). By default the address
+    /// decides, as for a flow without a process.
+    fn process(&self, _pid: u32, addr: IpAddr) -> Option<Workload> {
+        self.local(addr, None)
     }
 }

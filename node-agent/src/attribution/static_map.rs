@@ -105,8 +105,11 @@ impl StaticMap {
                     components.len() - 1
                 }
             };
-            if let Some(port) = entry.port {
-                components[index].ports.push(u32::from(port));
+            // One port listed once, on however many addresses it is named.
+            if let Some(port) = entry.port.map(u32::from)
+                && !components[index].ports.contains(&port)
+            {
+                components[index].ports.push(port);
             }
         }
         components
@@ -167,8 +170,16 @@ impl Attribute for StaticMap {
         addr.is_loopback() || self.entries.iter().any(|e| e.ip == addr)
     }
 
-    fn process(&self, pid: u32) -> Option<Workload> {
-        self.serving(&super::listening_ports::of_process(pid))
+    /// The entry whose port the process listens on, else a whole-address
+    /// entry of `addr`; never a port entry of another process (which the
+    /// address alone would pick when it is the only one there).
+    fn process(&self, pid: u32, addr: IpAddr) -> Option<Workload> {
+        self.serving(&coral_host_sockets::of_process(pid))
+            .or_else(|| {
+                self.entries
+                    .iter()
+                    .find(|e| e.ip == addr && e.port.is_none())
+            })
             .map(Self::workload)
     }
 }
@@ -229,8 +240,20 @@ mod tests {
         // This test process listens on 127.0.0.1:<port>: found by its pid.
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
+        let localhost = ip("127.0.0.1");
         let mine = map(&[&format!("me=127.0.0.1:{port}")]);
-        assert_eq!(mine.process(std::process::id()).unwrap().name, "me");
+        assert_eq!(
+            mine.process(std::process::id(), localhost).unwrap().name,
+            "me"
+        );
+        // Another process on the same address is not `me`, unless a
+        // whole-address entry names everything there.
+        assert_eq!(m.process(std::process::id(), localhost), None);
+        let host = map(&["api=127.0.0.1:8080", "node=127.0.0.1"]);
+        assert_eq!(
+            host.process(std::process::id(), localhost).unwrap().name,
+            "node"
+        );
     }
 
     #[test]

@@ -1,8 +1,10 @@
-//! The TCP addresses a host process listens on, from /proc: its socket
+//! Which TCP ports the processes of this host listen on, from /proc: socket
 //! inodes (`/proc/<pid>/fd/*` → `socket:[inode]`) matched against the
-//! listening sockets of its network namespace (`/proc/<pid>/net/tcp{,6}`).
-//! Host mode names a process by the port it serves, so this is how a
-//! connecting process is tied to its `--workload` entry.
+//! listening sockets of the namespace (`/proc/<pid>/net/tcp{,6}`).
+//!
+//! Host mode names a process by the port it serves: the node-agent ties a
+//! connecting process to its workload with [`of_process`], and
+//! `coral connect` shows who serves a port with [`on_port`].
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -10,7 +12,56 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 /// `st` of a listening socket in /proc/net/tcp.
 const TCP_LISTEN: &str = "0A";
 
-/// Empty when the process is gone or its /proc is unreadable.
+/// A process listening on a port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listener {
+    pub pid: u32,
+    /// The command name (`/proc/<pid>/comm`), e.g. `node`.
+    pub command: String,
+    pub addr: SocketAddr,
+}
+
+/// The processes listening on TCP `port` in this process's network
+/// namespace (each once). Processes whose /proc cannot be read are missed.
+pub fn on_port(port: u16) -> Vec<Listener> {
+    let mut wanted: Vec<(u64, SocketAddr)> = Vec::new();
+    for table in ["tcp", "tcp6"] {
+        if let Ok(text) = std::fs::read_to_string(format!("/proc/self/net/{table}")) {
+            wanted.extend(
+                listeners(&text)
+                    .into_iter()
+                    .filter(|(_, a)| a.port() == port),
+            );
+        }
+    }
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let Ok(processes) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for pid in processes
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+    {
+        let inodes = socket_inodes(pid);
+        if let Some((_, addr)) = wanted.iter().find(|(inode, _)| inodes.contains(inode)) {
+            let command = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .map(|c| c.trim().to_owned())
+                .unwrap_or_default();
+            found.push(Listener {
+                pid,
+                command,
+                addr: *addr,
+            });
+        }
+    }
+    found
+}
+
+/// The addresses `pid` listens on; empty when the process is gone or its
+/// /proc is unreadable.
 pub fn of_process(pid: u32) -> Vec<SocketAddr> {
     let inodes = socket_inodes(pid);
     if inodes.is_empty() {
@@ -118,5 +169,9 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         assert!(of_process(std::process::id()).contains(&addr));
         assert!(of_process(u32::MAX).is_empty());
+        let me = on_port(addr.port());
+        assert_eq!(me.len(), 1, "{me:?}");
+        assert_eq!((me[0].pid, me[0].addr), (std::process::id(), addr));
+        assert!(!me[0].command.is_empty());
     }
 }
