@@ -51,20 +51,20 @@ fn endpoint(ip: IpAddr, port: u16, workload: Option<Workload>) -> Endpoint {
 pub fn attribute(records: &[FlowRecord], lookup: &dyn Attribute) -> Attributed {
     let mut out = Attributed::default();
     // A process lookup reads /proc: once per process and drain.
-    let mut by_pid: HashMap<u32, Option<Workload>> = HashMap::new();
+    let mut by_process: HashMap<(u32, IpAddr), Option<Workload>> = HashMap::new();
     for record in records {
         let port = record.server_port;
         let (source, destination, direction, remote_known) = match record.direction {
             Direction::Outbound => {
-                // The connecting process first: on loopback every client
-                // has the same address.
-                let by_process = record.pid.and_then(|pid| {
-                    by_pid
-                        .entry(pid)
-                        .or_insert_with(|| lookup.process(pid))
-                        .clone()
-                });
-                let local = by_process.or_else(|| lookup.local(record.local_addr, None));
+                // By the connecting process when known: on loopback every
+                // client has the same address.
+                let local = match record.pid {
+                    Some(pid) => by_process
+                        .entry((pid, record.local_addr))
+                        .or_insert_with(|| lookup.process(pid, record.local_addr))
+                        .clone(),
+                    None => lookup.local(record.local_addr, None),
+                };
                 let remote = lookup.remote(record.remote_addr, port);
                 let known = remote.is_some();
                 // An unnamed client whose connections only this side sees

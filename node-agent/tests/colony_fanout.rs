@@ -106,7 +106,7 @@ async fn each_colony_gets_its_flows_through_its_own_tunnel() -> Result<()> {
             shutdown_grace: Duration::from_secs(5),
             call_timeout: Duration::from_secs(5),
             per_colony_state: true,
-            components: Vec::new(),
+            components: Default::default(),
         },
         metrics.clone(),
         state,
