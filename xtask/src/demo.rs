@@ -21,11 +21,18 @@ pub struct Args {
     /// running until Ctrl-C.
     #[arg(long)]
     exit: bool,
+    /// The seed's local flow instead, without Kubernetes: a colony, the
+    /// app as processes on localhost and `coral connect` (needs root).
+    #[arg(long)]
+    local: bool,
 }
 
 const OPERATOR_HTTP: &str = "127.0.0.1:18080";
 
 pub fn run(args: Args) -> Result<()> {
+    if args.local {
+        return crate::demo_local::run(args.exit);
+    }
     let root = paths::workspace_root();
     crate::install::ensure_ccache()?;
     let running = cluster::up(&cluster::state_dir())?;

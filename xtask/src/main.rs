@@ -7,6 +7,7 @@ mod chart_check;
 mod cluster;
 mod crdgen;
 mod demo;
+mod demo_local;
 mod install;
 mod manifests;
 mod paths;
