@@ -25,6 +25,8 @@ use crate::local::process;
 /// this host too.
 const MESH_INTERFACE: &str = "coral-host0";
 const WORKLOAD_SUFFIX: &str = "workload";
+/// The agent's own delivery grace is 5 s, plus its last drain.
+const AGENT_STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 pub struct Connections {
     dir: PathBuf,
@@ -139,13 +141,18 @@ impl Connections {
         Ok(child.id())
     }
 
-    /// Stops the agent when no component is left.
+    /// Stops the agent when no component is left, and waits for it: it
+    /// delivers its last batch first (so the colony should still run).
     pub fn stop_agent_if_unused(&self) {
         if self.remaining() > 0 {
             return;
         }
         if let Some(pid) = self.running_agent() {
             let _ = process::terminate(pid);
+            let deadline = std::time::Instant::now() + AGENT_STOP_TIMEOUT;
+            while process::is_alive(pid) && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
         }
         let _ = std::fs::remove_file(self.agent_pid_file());
     }
