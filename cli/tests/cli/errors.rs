@@ -37,6 +37,9 @@ fn version_and_help_everywhere() {
         &["colony", "status", "--help"],
         &["status", "--help"],
         &["topology", "--help"],
+        &["connect", "--help"],
+        &["proxy", "--help"],
+        &["proxy", "start", "--help"],
         &["version", "--help"],
     ] {
         home.coral()
