@@ -100,8 +100,10 @@ pub struct Config {
     #[arg(long, env = "CORAL_AGENT_ID")]
     pub agent_id: Option<String>,
 
-    /// Seconds between drains of the kernel maps (one batch each).
-    #[arg(long, env = "CORAL_DRAIN_INTERVAL", default_value = "5", value_parser = seconds)]
+    /// Seconds between drains of the kernel maps (one batch each). A
+    /// connection reaches the topology at most this plus delivery after it
+    /// was made (≤ 5 s with the default).
+    #[arg(long, env = "CORAL_DRAIN_INTERVAL", default_value = "4", value_parser = seconds)]
     pub drain_interval: Duration,
 
     /// Seconds between heartbeats.
@@ -109,8 +111,8 @@ pub struct Config {
     pub heartbeat_interval: Duration,
 
     /// Batches kept while the colony is unreachable; beyond it the oldest are
-    /// dropped and counted (720 × 5 s = one hour).
-    #[arg(long, env = "CORAL_BUFFER_BATCHES", default_value_t = 720)]
+    /// dropped and counted (900 × 4 s = one hour).
+    #[arg(long, env = "CORAL_BUFFER_BATCHES", default_value_t = 900)]
     pub buffer_batches: usize,
 
     /// Longest wait between delivery attempts, in seconds.

@@ -39,7 +39,7 @@ const SERVER_ADDR: Ipv4Addr = Ipv4Addr::new(10, 76, 0, 2);
 const SERVER_PORT: u16 = 7000;
 const SERVER_WORKLOAD: &str = "bench/server";
 /// The agent's default, passed explicitly so the figure states what it used.
-const DRAIN_INTERVAL: Duration = Duration::from_secs(5);
+const DRAIN_INTERVAL: Duration = Duration::from_secs(4);
 const LATENCY_TRIALS: usize = 8;
 /// Several drain intervals of the live flows, so the peak covers drains
 /// that each hold all of them.

@@ -47,7 +47,7 @@ impl Default for NodeAgentSettings {
             image_pull_policy: None,
             log_level: "info".into(),
             log_format: "json".into(),
-            drain_interval_seconds: 5,
+            drain_interval_seconds: 4,
             metrics_port: 9464,
         }
     }
@@ -115,7 +115,7 @@ mod tests {
             NodeAgentSettings::parse(r#"{"logLevel":"debug","nodeSelector":{"a":"b"}}"#).unwrap();
         assert_eq!(settings.log_level, "debug");
         assert_eq!(settings.node_selector["a"], "b");
-        assert_eq!(settings.drain_interval_seconds, 5);
+        assert_eq!(settings.drain_interval_seconds, 4);
     }
 
     #[test]

@@ -11,9 +11,10 @@ use clap::Subcommand;
 
 #[derive(Subcommand)]
 pub enum Target {
-    /// Node-agent overhead: connection-rate ratio with the flow program vs none vs an empty hook.
+    /// Node-agent: connection-rate ratios (agent, flow program, empty hook ÷ none), colony count
+    /// vs made, agent CPU per 1,000 conn/s, peak RSS with 10,000 flows, time to GetTopology.
     Agent(agent::Args),
-    /// Colony: DuckDB ingest rows/s and GetTopology p99 over 24 h of rollups.
+    /// Colony: ingest rows/s and GetTopology p50/p99 (DuckDB and ClickHouse) over 24 h of rollups.
     Colony(colony::Args),
     /// Discovery lookups/s and p99 over HTTP/2 with 10,000 live colonies.
     Discovery(discovery::Args),
