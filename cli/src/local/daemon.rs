@@ -2,7 +2,6 @@
 //! process group, stdin closed, output appended to `<id>.log`), then wait
 //! until the colony answers as itself, or report why it did not start.
 
-use std::fs::OpenOptions;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -40,14 +39,7 @@ pub async fn start(
     // Check the config before detaching, so errors show here.
     crate::local::start::colony_config(file, home, args)?;
     let log_path = home.log_file(id);
-    let log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .map_err(|source| CliError::Write {
-            path: log_path.clone(),
-            source,
-        })?;
+    let (log, err) = process::append_log(&log_path)?;
     let log_offset = log.metadata().map(|m| m.len()).unwrap_or(0);
     let exe = std::env::current_exe()
         .map_err(|e| CliError::Io(format!("cannot find the coral binary: {e}")))?;
@@ -61,9 +53,6 @@ pub async fn start(
     if args.no_mesh {
         command.arg("--no-mesh");
     }
-    let err = log
-        .try_clone()
-        .map_err(|e| CliError::Io(format!("log file: {e}")))?;
     let mut child = command
         .stdin(Stdio::null())
         .stdout(log)

@@ -11,7 +11,6 @@
 //! ~/.coral/colonies/<id>.connections/state/                 its WireGuard key, batch sequence
 //! ```
 
-use std::fs::OpenOptions;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -108,17 +107,7 @@ impl Connections {
         let binary = agent_binary()?;
         let token_file = self.dir.join("token");
         write_private(&token_file, &file.enrollment_token)?;
-        let log_path = self.agent_log();
-        let open_log = || {
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&log_path)
-                .map_err(|source| CliError::Write {
-                    path: log_path.clone(),
-                    source,
-                })
-        };
+        let (out, err) = process::append_log(&self.agent_log())?;
         let child = Command::new(&binary)
             .args(["--mode", "host"])
             .arg("--workloads-dir")
@@ -132,8 +121,8 @@ impl Connections {
             .args(["--metrics-addr", "127.0.0.1:0"])
             .args(["--agent-id", &agent_id()])
             .stdin(Stdio::null())
-            .stdout(open_log()?)
-            .stderr(open_log()?)
+            .stdout(out)
+            .stderr(err)
             .process_group(0)
             .spawn()
             .map_err(|e| CliError::Io(format!("cannot start {}: {e}", binary.display())))?;

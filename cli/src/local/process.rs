@@ -1,6 +1,7 @@
 //! Pid files of running colonies (`~/.coral/colonies/<id>.pid`), written by
 //! the colony process itself, foreground or daemon.
 
+use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -71,6 +72,23 @@ impl Drop for PidFile {
             let _ = std::fs::remove_file(&self.path);
         }
     }
+}
+
+/// A background process's stdout and stderr: the log `path`, created if
+/// missing and appended to.
+pub fn append_log(path: &Path) -> Result<(File, File), CliError> {
+    let out = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|source| CliError::Write {
+            path: path.to_owned(),
+            source,
+        })?;
+    let err = out
+        .try_clone()
+        .map_err(|e| CliError::Io(format!("log file {}: {e}", path.display())))?;
+    Ok((out, err))
 }
 
 /// `kill -TERM <pid>`.
