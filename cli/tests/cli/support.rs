@@ -28,21 +28,16 @@ impl Home {
 
     /// `coral` with this home, no colours and no inherited Coral settings.
     pub fn coral(&self) -> Command {
-        let mut command = Command::cargo_bin("coral").expect("coral binary");
-        self.env(&mut command);
+        let mut command = Command::from_std(self.coral_std());
+        command.timeout(Duration::from_secs(180));
         command
     }
 
     pub fn coral_std(&self) -> StdCommand {
-        let mut command = StdCommand::new(assert_cmd::cargo::cargo_bin("coral"));
-        for key in INHERITED {
-            command.env_remove(key);
-        }
-        command
-            .env("HOME", self.dir.path())
-            .env("CORAL_HOME", self.coral_home())
-            .env("NO_COLOR", "1")
-            .env("CORAL_NO_MESH", "1");
+        let mut command = self.with_home(StdCommand::new(assert_cmd::cargo::cargo_bin("coral")));
+        // Parallel tests' colonies would contend for one TUN device name;
+        // the mesh has its own tests (colony, node-agent).
+        command.env("CORAL_NO_MESH", "1");
         command
     }
 
@@ -55,6 +50,11 @@ impl Home {
         command
             .arg(format!("--net=/run/netns/{}", netns.name))
             .arg(assert_cmd::cargo::cargo_bin("coral"));
+        self.with_home(command)
+    }
+
+    /// `command` with this home, no colours and no inherited Coral settings.
+    fn with_home(&self, mut command: StdCommand) -> StdCommand {
         for key in INHERITED {
             command.env_remove(key);
         }
@@ -64,20 +64,6 @@ impl Home {
             .env("NO_COLOR", "1")
             .env_remove("CORAL_NO_MESH");
         command
-    }
-
-    fn env(&self, command: &mut Command) {
-        for key in INHERITED {
-            command.env_remove(key);
-        }
-        command
-            .env("HOME", self.dir.path())
-            .env("CORAL_HOME", self.coral_home())
-            .env("NO_COLOR", "1")
-            // Parallel tests' colonies would contend for one TUN device
-            // name; the mesh has its own tests (colony, node-agent).
-            .env("CORAL_NO_MESH", "1")
-            .timeout(Duration::from_secs(180));
     }
 
     /// `coral init --app <app> --env <env> --colony-id <id> --connect-port <port>`.
