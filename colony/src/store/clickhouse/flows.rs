@@ -315,28 +315,37 @@ fn totals(
         statement = statement.bind(EXTERNAL_KIND);
     }
     let rows = connection.wait("read the topology", statement.fetch_all::<TotalRow>())?;
-    Ok(rows.into_iter().map(TotalRow::into_total).collect())
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let (key, stats, last_minute) = row.into_parts();
+            EdgeTotal {
+                key: Arc::new(key),
+                stats,
+                last_minute,
+            }
+        })
+        .collect())
 }
 
 impl TotalRow {
-    fn into_total(self) -> EdgeTotal {
-        EdgeTotal {
-            stats: stats_of!(self),
-            key: Arc::new(EdgeKey {
-                source: WorkloadRef {
-                    namespace: self.src_namespace,
-                    name: self.src_workload,
-                    kind: self.src_kind,
-                },
-                destination: WorkloadRef {
-                    namespace: self.dst_namespace,
-                    name: self.dst_workload,
-                    kind: self.dst_kind,
-                },
-                port: self.port,
-            }),
-            last_minute: self.last_minute,
-        }
+    /// The edge, its sums and the newest time (or the minute) of the row.
+    fn into_parts(self) -> (EdgeKey, EdgeStats, i64) {
+        let stats = stats_of!(self);
+        let key = EdgeKey {
+            source: WorkloadRef {
+                namespace: self.src_namespace,
+                name: self.src_workload,
+                kind: self.src_kind,
+            },
+            destination: WorkloadRef {
+                namespace: self.dst_namespace,
+                name: self.dst_workload,
+                kind: self.dst_kind,
+            },
+            port: self.port,
+        };
+        (key, stats, self.last_minute)
     }
 }
 
@@ -352,12 +361,8 @@ pub fn minute_rows(connection: &Connection, from: i64) -> Result<Vec<EdgeMinute>
     Ok(rows
         .into_iter()
         .map(|row| {
-            let total = row.into_total();
-            EdgeMinute {
-                minute: total.last_minute,
-                key: Arc::unwrap_or_clone(total.key),
-                stats: total.stats,
-            }
+            let (key, stats, minute) = row.into_parts();
+            EdgeMinute { minute, key, stats }
         })
         .collect())
 }
