@@ -22,7 +22,7 @@ use crate::metrics::Metrics;
 use crate::report::{Fanout, FanoutSettings, PendingBatch, SharedComponents};
 use crate::scope::{ColonyScope, Routing, route};
 use crate::state::StateDir;
-use crate::{CaptureOptions, DrainReport, FlowCapture};
+use crate::{CaptureOptions, DrainReport, FlowCapture, netns_cookie};
 
 /// The colony accepts at most 20,000 flows per batch.
 const MAX_FLOWS_PER_BATCH: usize = 10_000;
@@ -99,7 +99,12 @@ pub async fn run(
 
     let capture = FlowCapture::start(CaptureOptions {
         flow_map_entries: config.flow_map_entries,
-        host_processes: config.mode == Mode::Host,
+        // Host mode keys the connects of the agent's own namespace by
+        // process: that is where it reads the processes' listening ports.
+        process_netns: match config.mode {
+            Mode::Host => Some(netns_cookie::current().map_err(StartError::NetnsCookie)?),
+            Mode::Kubernetes => None,
+        },
         ..CaptureOptions::default()
     })?;
 

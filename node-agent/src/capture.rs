@@ -8,8 +8,8 @@ use aya::maps::{Array, MapData, PerCpuArray, PerCpuHashMap};
 use aya::programs::{CgroupAttachMode, SockOps};
 use aya::{Ebpf, EbpfLoader};
 use coral_node_agent_common::{
-    EMPTY_PROGRAM_NAME, EPOCH_MAP, FLOW_MAP, FLOW_MAP_DEFAULT_ENTRIES, FlowCounters, FlowKey,
-    HOST_PROCESSES_GLOBAL, PROGRAM_NAME, STATS_MAP,
+    CONNECTING_MAP, CONNECTING_MAP_ENTRIES, EMPTY_PROGRAM_NAME, EPOCH_MAP, FLOW_MAP,
+    FLOW_MAP_DEFAULT_ENTRIES, FlowCounters, FlowKey, PROCESS_NETNS_GLOBAL, PROGRAM_NAME, STATS_MAP,
 };
 
 use crate::error::CaptureError;
@@ -27,10 +27,12 @@ pub struct CaptureOptions {
     /// How long a drain waits after flipping the epoch before reading the old
     /// half, so program runs that read the old epoch have finished.
     pub epoch_settle: Duration,
-    /// Host mode: key outbound flows by the connecting process too (see
-    /// `FlowKey::pid`), so processes sharing an address are told apart. It
-    /// costs a map update per connect; in-cluster, addresses suffice.
-    pub host_processes: bool,
+    /// Host mode: key the outbound flows of this network namespace (its
+    /// [`crate::netns_cookie`]; the agent's own) by the connecting process
+    /// too (see `FlowKey::pid`), so processes sharing an address are told
+    /// apart. It costs map updates per connect there; in-cluster, and in
+    /// other namespaces, addresses suffice.
+    pub process_netns: Option<u64>,
 }
 
 impl Default for CaptureOptions {
@@ -38,7 +40,7 @@ impl Default for CaptureOptions {
         Self {
             flow_map_entries: FLOW_MAP_DEFAULT_ENTRIES,
             epoch_settle: Duration::from_millis(5),
-            host_processes: false,
+            process_netns: None,
         }
     }
 }
@@ -47,7 +49,7 @@ impl Default for CaptureOptions {
 fn load_and_attach(
     program: &'static str,
     flow_map_entries: u32,
-    host_processes: bool,
+    process_netns: Option<u64>,
 ) -> Result<Ebpf, CaptureError> {
     let found = prerequisites::check()?;
     if EBPF_OBJECT.is_empty() {
@@ -55,7 +57,16 @@ fn load_and_attach(
     }
     let mut ebpf = EbpfLoader::new()
         .map_max_entries(FLOW_MAP, flow_map_entries)
-        .override_global(HOST_PROCESSES_GLOBAL, &u8::from(host_processes), true)
+        // Preallocated: only host mode, which keys processes, needs room.
+        .map_max_entries(
+            CONNECTING_MAP,
+            if process_netns.is_some() {
+                CONNECTING_MAP_ENTRIES
+            } else {
+                1
+            },
+        )
+        .override_global(PROCESS_NETNS_GLOBAL, &process_netns.unwrap_or(0), true)
         .load(EBPF_OBJECT)?;
     let sock_ops: &mut SockOps = ebpf
         .program_mut(program)
@@ -86,7 +97,7 @@ pub struct EmptyHook {
 impl EmptyHook {
     pub fn start() -> Result<Self, CaptureError> {
         Ok(Self {
-            _ebpf: load_and_attach(EMPTY_PROGRAM_NAME, 1, false)?,
+            _ebpf: load_and_attach(EMPTY_PROGRAM_NAME, 1, None)?,
         })
     }
 }
@@ -110,11 +121,11 @@ impl FlowCapture {
         let mut ebpf = load_and_attach(
             PROGRAM_NAME,
             options.flow_map_entries,
-            options.host_processes,
+            options.process_netns,
         )?;
         tracing::info!(
             flow_map_entries = options.flow_map_entries,
-            host_processes = options.host_processes,
+            process_netns = ?options.process_netns,
             "sock_ops flow program attached"
         );
 

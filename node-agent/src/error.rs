@@ -51,6 +51,11 @@ pub enum StartError {
     Endpoint(#[from] crate::report::EndpointError),
     #[error(transparent)]
     Colonies(#[from] coral_colony_config::AgentColoniesError),
+    #[error(
+        "cannot read this network namespace's cookie (SO_NETNS_COOKIE, Linux ≥ 5.14), \
+         which host mode needs to tell this host's processes apart: {0}"
+    )]
+    NetnsCookie(#[source] std::io::Error),
     #[error("cannot listen on {addr} for /metrics: {source}; pick another --metrics-addr")]
     Bind {
         addr: SocketAddr,

@@ -19,6 +19,7 @@ pub mod flow_report;
 pub mod host_workloads;
 pub mod http;
 pub mod metrics;
+pub mod netns_cookie;
 pub mod prerequisites;
 pub mod report;
 pub mod scope;

@@ -1,7 +1,8 @@
 //! Host mode on one machine (the seed's `coral connect`): clients and
 //! servers all on 127.0.0.1, told apart by the process that connected. Real
 //! processes (python3) in a network namespace of the test's own, the real
-//! program in this kernel. Needs root; fails, never skips.
+//! program in this kernel; the same in a second namespace, which is not
+//! keyed by process. Needs root; fails, never skips.
 
 mod support;
 
@@ -76,22 +77,30 @@ while True:
 
 #[test]
 fn loopback_clients_are_told_apart_by_their_process() -> Result<()> {
-    let mut capture = FlowCapture::start(CaptureOptions {
-        host_processes: true,
-        ..CaptureOptions::default()
-    })
-    .expect("the sock_ops program must load and attach (run as root)");
     let pair = NetnsPair::create(false)?;
     let netns = pair.client.name.clone();
     let cookie = pair.client.cookie()?;
+    // The agent keys its own namespace by process; here that of the test's
+    // processes plays that part.
+    let mut capture = FlowCapture::start(CaptureOptions {
+        process_netns: Some(cookie),
+        ..CaptureOptions::default()
+    })
+    .expect("the sock_ops program must load and attach (run as root)");
 
     let _api = Process::start(&netns, API_SCRIPT)?;
     // `web` serves its own port and calls the API 7 times; `batch` calls it
     // 3 times and serves nothing.
     let web = Process::start(&netns, &client_script(Some(WEB_PORT), 7))?;
     let batch = Process::start(&netns, &client_script(None, 3))?;
+    // The same in another namespace, which is not keyed by process.
+    let other = pair.server.name.clone();
+    let other_cookie = pair.server.cookie()?;
+    let _other_api = Process::start(&other, API_SCRIPT)?;
+    let _other_client = Process::start(&other, &client_script(None, 2))?;
 
     let mut records: Vec<FlowRecord> = Vec::new();
+    let mut other_records: Vec<FlowRecord> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(10);
     let outbound_closed = |records: &[FlowRecord]| -> u64 {
         records
@@ -100,16 +109,23 @@ fn loopback_clients_are_told_apart_by_their_process() -> Result<()> {
             .map(|r| r.closed)
             .sum()
     };
-    while outbound_closed(&records) < 10 && Instant::now() < deadline {
+    while (outbound_closed(&records) < 10 || outbound_closed(&other_records) < 2)
+        && Instant::now() < deadline
+    {
         std::thread::sleep(Duration::from_millis(200));
-        let report = capture.drain()?;
-        records.extend(
-            report
-                .flows
-                .into_iter()
-                .filter(|r| r.netns_cookie == cookie),
-        );
+        for record in capture.drain()?.flows {
+            if record.netns_cookie == cookie {
+                records.push(record);
+            } else if record.netns_cookie == other_cookie {
+                other_records.push(record);
+            }
+        }
     }
+    assert_eq!(outbound_closed(&other_records), 2, "{other_records:#?}");
+    assert!(
+        other_records.iter().all(|r| r.pid.is_none()),
+        "only the chosen namespace is keyed by process: {other_records:#?}"
+    );
 
     let opened_by = |pid: Option<u32>| -> u64 {
         records

@@ -13,10 +13,13 @@ pub const STATS_MAP: &str = "CORAL_STATS";
 /// kept from the connect callback (in the caller's context) to the
 /// callbacks that build the flow key (often in softirq context). Host mode only.
 pub const CONNECTING_MAP: &str = "CORAL_CONNECTING";
+/// Host mode; Kubernetes mode shrinks the map to one entry.
 pub const CONNECTING_MAP_ENTRIES: u32 = 16_384;
-/// A `u8` global in the program's read-only data: 1 in host mode (the
-/// verifier then skips the process code entirely when it is 0).
-pub const HOST_PROCESSES_GLOBAL: &str = "CORAL_HOST_PROCESSES";
+/// A `u64` global in the program's read-only data: the cookie of the network
+/// namespace whose outbound sockets are keyed by process (host mode: the
+/// agent's own), 0 for none. The verifier skips the process code entirely
+/// when it is 0.
+pub const PROCESS_NETNS_GLOBAL: &str = "CORAL_PROCESS_NETNS";
 /// The sock_ops program's name in the object.
 pub const PROGRAM_NAME: &str = "coral_flows";
 /// An empty sock_ops program on the same hook: the overhead benchmark's floor.

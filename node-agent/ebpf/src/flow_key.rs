@@ -61,10 +61,9 @@ pub fn from_context(ctx: &SockOpsContext, direction: u8) -> Option<FlowKey> {
     } else {
         remote_port
     };
-    // SAFETY: sock_ops programs may call bpf_get_netns_cookie with their context.
-    let netns_cookie = unsafe { bpf_get_netns_cookie(ctx.as_ptr()) };
-    let pid = if direction == DIRECTION_OUTBOUND && crate::host_processes() {
-        connecting_pid(ctx)
+    let netns_cookie = netns_cookie(ctx);
+    let pid = if direction == DIRECTION_OUTBOUND && crate::keys_processes_of(netns_cookie) {
+        flow_maps::process_of(socket_cookie(ctx))
     } else {
         0
     };
@@ -79,19 +78,18 @@ pub fn from_context(ctx: &SockOpsContext, direction: u8) -> Option<FlowKey> {
     })
 }
 
+/// The cookie of the socket's network namespace.
+#[inline(always)]
+pub fn netns_cookie(ctx: &SockOpsContext) -> u64 {
+    // SAFETY: sock_ops programs may call bpf_get_netns_cookie with their context.
+    unsafe { bpf_get_netns_cookie(ctx.as_ptr()) }
+}
+
 /// The socket's cookie: a stable id for the socket's whole life.
 #[inline(always)]
 pub fn socket_cookie(ctx: &SockOpsContext) -> u64 {
     // SAFETY: sock_ops programs may call bpf_get_socket_cookie with their context.
     unsafe { bpf_get_socket_cookie(ctx.as_ptr()) }
-}
-
-/// The tgid remembered at the socket's connect, 0 when none.
-#[inline(always)]
-fn connecting_pid(ctx: &SockOpsContext) -> u32 {
-    let cookie = socket_cookie(ctx);
-    // SAFETY: the value is a plain u32 copied out at once.
-    unsafe { flow_maps::CONNECTING.get(cookie) }.map_or(0, |pid| *pid)
 }
 
 /// `::ffff:a.b.c.d`; the u32 holds the address in network byte order.

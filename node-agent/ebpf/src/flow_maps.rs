@@ -17,17 +17,36 @@ use coral_node_agent_common::{
 static FLOWS: PerCpuHashMap<FlowKey, FlowCounters> =
     PerCpuHashMap::with_max_entries(FLOW_MAP_DEFAULT_ENTRIES, 0);
 
-/// Host mode: socket cookie → tgid of the connecting process. LRU, so
-/// sockets that never close cleanly cannot fill it.
+/// Host mode: socket cookie → tgid of the connecting process, from the
+/// connect to the close (where its entry goes). LRU, so sockets whose close
+/// is never seen cannot fill it. (A plain preallocated hash measured within
+/// noise of it: the helpers, not the LRU upkeep, are the cost.)
 #[map(name = "CORAL_CONNECTING")]
-pub static CONNECTING: LruHashMap<u64, u32> =
-    LruHashMap::with_max_entries(CONNECTING_MAP_ENTRIES, 0);
+static CONNECTING: LruHashMap<u64, u32> = LruHashMap::with_max_entries(CONNECTING_MAP_ENTRIES, 0);
 
 #[map(name = "CORAL_EPOCH")]
 static EPOCH: Array<u32> = Array::with_max_entries(1, 0);
 
 #[map(name = "CORAL_STATS")]
 static STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(STATS_LEN, 0);
+
+/// Keeps the connecting process of a socket.
+#[inline(always)]
+pub fn remember_process(socket_cookie: u64, tgid: u32) {
+    let _ = CONNECTING.insert(socket_cookie, tgid, 0);
+}
+
+/// The connecting process of a socket, 0 when not kept.
+#[inline(always)]
+pub fn process_of(socket_cookie: u64) -> u32 {
+    // SAFETY: the value is a plain u32 copied out at once.
+    unsafe { CONNECTING.get(socket_cookie) }.map_or(0, |pid| *pid)
+}
+
+#[inline(always)]
+pub fn forget_process(socket_cookie: u64) {
+    let _ = CONNECTING.remove(socket_cookie);
+}
 
 /// What a closed connection adds to its flow.
 pub struct Closed {

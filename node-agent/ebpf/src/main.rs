@@ -35,15 +35,26 @@ const TCP_CLOSE_WAIT: u32 = 8;
 /// mark; socket storage would cost about 1.4 µs per connection.
 const INBOUND_MARK: u32 = BPF_SOCK_OPS_RTO_CB_FLAG;
 
-/// 1 in host mode (set by user space at load; read-only, so the verifier
-/// knows it and does not even look at the process code when it is 0).
+/// Host mode: the cookie of the network namespace whose connects are keyed
+/// by process, the agent's own (where it can read processes' listening
+/// ports); 0 otherwise. Set by user space at load; read-only, so the
+/// verifier knows it and does not even look at the process code when it is 0.
 #[unsafe(no_mangle)]
-static CORAL_HOST_PROCESSES: u8 = 0;
+static CORAL_PROCESS_NETNS: u64 = 0;
 
+/// Whether sockets of the namespace `netns_cookie` are keyed by process.
 #[inline(always)]
-fn host_processes() -> bool {
+fn keys_processes_of(netns_cookie: u64) -> bool {
     // SAFETY: a plain read of a global; volatile so it is not folded to 0.
-    unsafe { core::ptr::read_volatile(&raw const CORAL_HOST_PROCESSES) != 0 }
+    let wanted = unsafe { core::ptr::read_volatile(&raw const CORAL_PROCESS_NETNS) };
+    wanted != 0 && wanted == netns_cookie
+}
+
+/// Whether any namespace is keyed by process (host mode).
+#[inline(always)]
+fn keys_processes() -> bool {
+    // SAFETY: as above.
+    unsafe { core::ptr::read_volatile(&raw const CORAL_PROCESS_NETNS) != 0 }
 }
 
 #[sock_ops]
@@ -52,7 +63,7 @@ pub fn coral_flows(ctx: SockOpsContext) -> u32 {
         // Before the SYN: ask for state callbacks so a failed connect is seen.
         BPF_SOCK_OPS_TCP_CONNECT_CB => {
             request_flags(&ctx, BPF_SOCK_OPS_STATE_CB_FLAG);
-            if host_processes() {
+            if keys_processes() && keys_processes_of(flow_key::netns_cookie(&ctx)) {
                 remember_connecting_process(&ctx);
             }
         }
@@ -88,7 +99,7 @@ pub fn coral_flows(ctx: SockOpsContext) -> u32 {
 /// needs Linux 6.10).
 fn remember_connecting_process(ctx: &SockOpsContext) {
     let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
-    let _ = flow_maps::CONNECTING.insert(flow_key::socket_cookie(ctx), tgid, 0);
+    flow_maps::remember_process(flow_key::socket_cookie(ctx), tgid);
 }
 
 fn request_flags(ctx: &SockOpsContext, flags: u32) {
@@ -110,7 +121,7 @@ fn on_close(ctx: &SockOpsContext, old_state: u32) {
     };
     if key.pid != 0 {
         // The socket is done: its process is no longer needed.
-        let _ = flow_maps::CONNECTING.remove(flow_key::socket_cookie(ctx));
+        flow_maps::forget_process(flow_key::socket_cookie(ctx));
     }
     if old_state == TCP_SYN_SENT {
         flow_maps::count_failed(&key);

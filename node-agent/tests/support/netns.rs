@@ -5,13 +5,10 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::JoinHandle;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use coral_e2e::ip;
 
 static NEXT_ID: AtomicU32 = AtomicU32::new(0);
-
-/// `SO_NETNS_COOKIE` (Linux 5.14): the cookie `bpf_get_netns_cookie` returns.
-const SO_NETNS_COOKIE: libc::c_int = 71;
 
 pub struct Netns {
     pub name: String,
@@ -29,28 +26,9 @@ impl Netns {
 
     /// The namespace's cookie, as the eBPF program sees it.
     pub fn cookie(&self) -> Result<u64> {
-        self.spawn(|| {
-            let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
-            use std::os::fd::AsRawFd;
-            let mut cookie = 0u64;
-            let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
-            // SAFETY: valid socket and output buffer of `len` bytes.
-            let rc = unsafe {
-                libc::getsockopt(
-                    socket.as_raw_fd(),
-                    libc::SOL_SOCKET,
-                    SO_NETNS_COOKIE,
-                    (&raw mut cookie).cast(),
-                    &mut len,
-                )
-            };
-            if rc != 0 {
-                bail!("SO_NETNS_COOKIE: {}", std::io::Error::last_os_error());
-            }
-            Ok(cookie)
-        })
-        .join()
-        .expect("cookie thread panicked")
+        self.spawn(|| Ok(coral_node_agent::netns_cookie::current()?))
+            .join()
+            .expect("cookie thread panicked")
     }
 }
 
