@@ -18,13 +18,22 @@ pub enum Mode {
     /// The flow program loaded by this driver (`FlowCapture`): the kernel
     /// side alone, without the agent's user space.
     FlowProgram,
+    /// The flow program keying the client's connects by process, as host
+    /// mode does in the agent's own namespace (`coral connect`).
+    FlowProgramWithProcesses,
     /// An empty sock_ops program on the same hook: the floor.
     EmptyHook,
     /// The `coral-node-agent` binary reporting to the colony.
     Agent,
 }
 
-pub const MODES: [Mode; 4] = [Mode::None, Mode::FlowProgram, Mode::EmptyHook, Mode::Agent];
+pub const MODES: [Mode; 5] = [
+    Mode::None,
+    Mode::FlowProgram,
+    Mode::FlowProgramWithProcesses,
+    Mode::EmptyHook,
+    Mode::Agent,
+];
 
 /// What a round's connections reached and cost in `Mode::Agent`.
 pub struct Reported {
@@ -38,7 +47,7 @@ pub struct Measured {
     /// Connections per second.
     pub rate: f64,
     pub made: u64,
-    /// `Mode::FlowProgram`: closes of the client's outbound flows drained.
+    /// Flow-program modes: closes of the client's outbound flows drained.
     pub drained: Option<u64>,
     pub reported: Option<Reported>,
 }
@@ -64,8 +73,13 @@ impl Bench<'_> {
                 let _hook = EmptyHook::start()?;
                 self.traffic()
             }
-            Mode::FlowProgram => {
-                let mut capture = FlowCapture::start(CaptureOptions::default())?;
+            Mode::FlowProgram | Mode::FlowProgramWithProcesses => {
+                let process_netns =
+                    matches!(mode, Mode::FlowProgramWithProcesses).then_some(self.client_cookie);
+                let mut capture = FlowCapture::start(CaptureOptions {
+                    process_netns,
+                    ..CaptureOptions::default()
+                })?;
                 let mut measured = self.traffic()?;
                 measured.drained = Some(count_closed(
                     &mut capture,
@@ -108,7 +122,7 @@ impl Bench<'_> {
         Ok(measured)
     }
 
-    fn traffic(&self) -> Result<Measured> {
+    pub fn traffic(&self) -> Result<Measured> {
         let (target, duration) = (self.target, self.duration);
         let (made, elapsed) = self
             .pair

@@ -2,11 +2,13 @@
 //! (`node-agent/examples/connection_rate/`) and the `coral-node-agent` and
 //! `coral-colony` binaries it runs, in release mode, and runs it (needs
 //! root). It makes short TCP connections between two network namespaces in
-//! alternating rounds — no program, the flow program alone, an empty
-//! sock_ops program, the agent binary reporting to a colony — and prints the
-//! median rate ratios, connections counted against made, the agent's CPU per
-//! 1,000 connections/s, its peak RSS with 10,000 live flows and the time
-//! from a connection to `GetTopology`, each with its target.
+//! alternating rounds — no program, the flow program alone, the flow program
+//! keying connects by process (as host mode does in its own namespace), an
+//! empty sock_ops program, the agent binary reporting to a colony — and
+//! prints the median rate ratios, each program's kernel time per
+//! connection, connections counted against made, the agent's CPU per 1,000
+//! connections/s, its peak RSS with 10,000 live flows and the time from a
+//! connection to `GetTopology`, each with its target.
 
 use std::process::Command;
 
