@@ -194,6 +194,8 @@ struct Figures {
     /// The edge's count in the colony after the last agent round.
     colony_total: u64,
     cpu_per_kilo_rate: Vec<f64>,
+    agent_cpu_during: Vec<f64>,
+    colony_cpu_during: Vec<f64>,
 }
 
 impl Figures {
@@ -220,6 +222,8 @@ impl Figures {
                     self.colony_counted += reported.colony_counted;
                     self.equal_rounds += usize::from(reported.colony_counted == measured.made);
                     self.cpu_per_kilo_rate.push(reported.cpu_per_kilo_rate);
+                    self.agent_cpu_during.push(reported.agent_cpu_during);
+                    self.colony_cpu_during.push(reported.colony_cpu_during);
                 }
             }
         }
@@ -264,6 +268,12 @@ impl Figures {
             "agent CPU per 1,000 conn/s (all its threads, from a round's first connection \
              until the colony counted it, per second of traffic): {} of a core",
             summary(&mut self.cpu_per_kilo_rate, 100.0, " %")
+        );
+        println!(
+            "CPU while the agent rounds' connections were made: agent {}, colony {} of a core \
+             (the colony shares these 2 cores only in this benchmark)",
+            summary(&mut self.agent_cpu_during, 100.0, " %"),
+            summary(&mut self.colony_cpu_during, 100.0, " %")
         );
     }
 }

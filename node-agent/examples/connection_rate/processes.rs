@@ -140,6 +140,31 @@ impl Colony {
     pub fn logs(&self) -> Vec<String> {
         self.process.logs()
     }
+
+    /// CPU time of all its threads (see [`cpu_time_of`]).
+    pub fn cpu_time(&self) -> Result<Duration> {
+        cpu_time_of(self.process.pid())
+    }
+}
+
+/// CPU time of all threads of `pid` (user + system), from each thread's
+/// `schedstat` (nanoseconds; `stat` counts 10 ms ticks, too coarse for a few
+/// seconds of a mostly idle process).
+fn cpu_time_of(pid: u32) -> Result<Duration> {
+    let tasks = format!("/proc/{pid}/task");
+    let mut total = 0u64;
+    for task in std::fs::read_dir(&tasks).with_context(|| format!("reading {tasks}"))? {
+        // A thread that exited since the listing has nothing to add.
+        let Ok(text) = std::fs::read_to_string(task?.path().join("schedstat")) else {
+            continue;
+        };
+        total += text
+            .split_whitespace()
+            .next()
+            .and_then(|ns| ns.parse::<u64>().ok())
+            .context("schedstat without a run time")?;
+    }
+    Ok(Duration::from_nanos(total))
 }
 
 /// uint64 fields are strings in proto3 JSON and absent when zero.
@@ -199,24 +224,9 @@ pub struct Memory {
 }
 
 impl Agent {
-    /// CPU time of all its threads (user + system), from each thread's
-    /// `schedstat` (nanoseconds; `stat` counts 10 ms ticks, too coarse for
-    /// a few seconds of a mostly idle agent).
+    /// CPU time of all its threads (see [`cpu_time_of`]).
     pub fn cpu_time(&self) -> Result<Duration> {
-        let tasks = format!("/proc/{}/task", self.process.pid());
-        let mut total = 0u64;
-        for task in std::fs::read_dir(&tasks).with_context(|| format!("reading {tasks}"))? {
-            // A thread that exited since the listing has nothing to add.
-            let Ok(text) = std::fs::read_to_string(task?.path().join("schedstat")) else {
-                continue;
-            };
-            total += text
-                .split_whitespace()
-                .next()
-                .and_then(|ns| ns.parse::<u64>().ok())
-                .context("schedstat without a run time")?;
-        }
-        Ok(Duration::from_nanos(total))
+        cpu_time_of(self.process.pid())
     }
 
     /// `VmHWM` and `VmRSS` from `/proc/<pid>/status`.

@@ -41,6 +41,11 @@ pub struct Reported {
     pub colony_counted: u64,
     /// Agent CPU seconds per second of traffic, per 1,000 connections/s.
     pub cpu_per_kilo_rate: f64,
+    /// While the connections were made: CPU seconds per second of the
+    /// agent, and of the colony (which shares this machine only because the
+    /// benchmark runs on one).
+    pub agent_cpu_during: f64,
+    pub colony_cpu_during: f64,
 }
 
 pub struct Measured {
@@ -102,7 +107,10 @@ impl Bench<'_> {
             .colony
             .connections(self.http, source, destination, port)?;
         let cpu_before = agent.cpu_time()?;
+        let colony_cpu_before = self.colony.cpu_time()?;
         let mut measured = self.traffic()?;
+        let agent_cpu_during = (agent.cpu_time()? - cpu_before).as_secs_f64();
+        let colony_cpu_during = (self.colony.cpu_time()? - colony_cpu_before).as_secs_f64();
         let expected = before + measured.made;
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut now = before;
@@ -117,6 +125,8 @@ impl Bench<'_> {
         measured.reported = Some(Reported {
             colony_counted: now.saturating_sub(before),
             cpu_per_kilo_rate: cpu_seconds / traffic_seconds / (measured.rate / 1_000.0),
+            agent_cpu_during: agent_cpu_during / traffic_seconds,
+            colony_cpu_during: colony_cpu_during / traffic_seconds,
         });
         agent.stop()?;
         Ok(measured)
