@@ -265,6 +265,13 @@ fn drain_loop(
     let mut overflows_seen = 0;
     let mut next = Instant::now() + interval;
     loop {
+        // At start and then each interval, so new pods and workloads are
+        // skipped soon; until then their accepted connections are counted
+        // and left to the client below, as the kernel would have.
+        let observed = attribution.with_lookup(|lookup| lookup.observed_clients());
+        if let Err(error) = capture.set_observed_clients(observed) {
+            tracing::warn!(%error, "updating the observed clients in the kernel failed; their accepted connections are counted and left to the client instead");
+        }
         while Instant::now() < next && !stop.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(50).min(interval));
         }

@@ -4,12 +4,16 @@
 use std::fs::File;
 use std::time::Duration;
 
-use aya::maps::{Array, MapData, PerCpuArray, PerCpuHashMap};
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+use aya::maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap};
 use aya::programs::{CgroupAttachMode, SockOps};
 use aya::{Ebpf, EbpfLoader};
 use coral_node_agent_common::{
     CONNECTING_MAP, CONNECTING_MAP_ENTRIES, EMPTY_PROGRAM_NAME, EPOCH_MAP, FLOW_MAP,
-    FLOW_MAP_DEFAULT_ENTRIES, FlowCounters, FlowKey, PROCESS_NETNS_GLOBAL, PROGRAM_NAME, STATS_MAP,
+    FLOW_MAP_DEFAULT_ENTRIES, FlowCounters, FlowKey, OBSERVED_CLIENTS_MAP,
+    OBSERVED_CLIENTS_MAP_ENTRIES, PROCESS_NETNS_GLOBAL, PROGRAM_NAME, STATS_MAP,
 };
 
 use crate::error::CaptureError;
@@ -107,6 +111,9 @@ pub struct FlowCapture {
     pub(crate) flows: PerCpuHashMap<MapData, FlowKey, FlowCounters>,
     pub(crate) epoch_map: Array<MapData, u32>,
     pub(crate) stats: PerCpuArray<MapData, u64>,
+    observed_clients: HashMap<MapData, [u8; 16], u8>,
+    /// What `observed_clients` holds, so updates write only the difference.
+    observed_now: HashSet<[u8; 16]>,
     /// The epoch the kernel currently writes into.
     pub(crate) epoch: u32,
     pub(crate) options: CaptureOptions,
@@ -136,13 +143,51 @@ impl FlowCapture {
         let flows = PerCpuHashMap::try_from(take(&mut ebpf, FLOW_MAP)?)?;
         let epoch_map = Array::try_from(take(&mut ebpf, EPOCH_MAP)?)?;
         let stats = PerCpuArray::try_from(take(&mut ebpf, STATS_MAP)?)?;
+        let observed_clients = HashMap::try_from(take(&mut ebpf, OBSERVED_CLIENTS_MAP)?)?;
         Ok(Self {
             flows,
             epoch_map,
             stats,
+            observed_clients,
+            observed_now: HashSet::new(),
             epoch: 0,
             options,
             _ebpf: ebpf,
         })
+    }
+}
+
+impl FlowCapture {
+    /// Tells the program which client addresses an agent reports on the
+    /// connecting side (`Attribute::client_is_observed`), so it does not
+    /// count their accepted connections at all: user space would leave
+    /// those inbound flows to the client anyway. Addresses beyond the map's
+    /// capacity are left out, which only means they are counted and then
+    /// dropped as before.
+    pub fn set_observed_clients(
+        &mut self,
+        clients: impl IntoIterator<Item = IpAddr>,
+    ) -> Result<(), CaptureError> {
+        let wanted: HashSet<[u8; 16]> = clients
+            .into_iter()
+            .map(|addr| match addr {
+                IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+                IpAddr::V6(v6) => v6.octets(),
+            })
+            .take(OBSERVED_CLIENTS_MAP_ENTRIES as usize)
+            .collect();
+        let gone: Vec<[u8; 16]> = self.observed_now.difference(&wanted).copied().collect();
+        let new: Vec<[u8; 16]> = wanted.difference(&self.observed_now).copied().collect();
+        // Removals first, so the map never needs more room than either set;
+        // `observed_now` follows each write, so a failed one is retried.
+        for addr in gone {
+            self.observed_clients.remove(&addr)?;
+            self.observed_now.remove(&addr);
+        }
+        for addr in new {
+            self.observed_clients.insert(addr, 0, 0)?;
+            self.observed_now.insert(addr);
+        }
+        Ok(())
     }
 }

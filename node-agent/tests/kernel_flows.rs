@@ -148,3 +148,51 @@ fn ipv4_connections_bytes_and_refused_connects_are_counted_exactly() -> Result<(
 fn ipv6_connections_bytes_and_refused_connects_are_counted_exactly() -> Result<()> {
     exchange_is_counted_exactly(true)
 }
+
+/// A client an agent reports on the connecting side: its accepted
+/// connections are not counted at all (user space would leave them to the
+/// client), until it is no longer listed.
+#[test]
+fn accepted_connections_from_observed_clients_are_not_counted() -> Result<()> {
+    let mut capture = FlowCapture::start(CaptureOptions::default())
+        .expect("the sock_ops program must load and attach (run as root)");
+    let pair = NetnsPair::create(false)?;
+    let (client_cookie, server_cookie) = (pair.client.cookie()?, pair.server.cookie()?);
+    let (c, s) = (pair.client_addr, pair.server_addr);
+    let exchange = Exchange {
+        connections: 20,
+        request_bytes: 100,
+        response_bytes: 100,
+        refused_connects: 0,
+    };
+    let n = exchange.connections as u64;
+    let opened_by = |totals: &Totals, cookie: u64| -> u64 {
+        totals
+            .0
+            .iter()
+            .filter(|(id, _)| id.0 == cookie)
+            .map(|(_, r)| r.opened)
+            .sum()
+    };
+
+    capture.set_observed_clients([c])?;
+    let port = traffic::run(&pair, &exchange)?;
+    let outbound = (client_cookie, Direction::Outbound, c, s, port);
+    let totals = drain_until(&mut capture, |t| {
+        t.get(&outbound).is_some_and(|r| r.closed >= n)
+    })?;
+    let out = totals.get(&outbound).expect("no outbound flow");
+    assert_eq!((out.opened, out.closed), (n, n), "{out:?}");
+    // Drained after every close: an inbound count would be here by now.
+    assert_eq!(opened_by(&totals, server_cookie), 0, "{:?}", totals.0);
+
+    capture.set_observed_clients([])?;
+    let port = traffic::run(&pair, &exchange)?;
+    let inbound = (server_cookie, Direction::Inbound, s, c, port);
+    let totals = drain_until(&mut capture, |t| {
+        t.get(&inbound).is_some_and(|r| r.closed >= n)
+    })?;
+    let inb = totals.get(&inbound).expect("no inbound flow once unlisted");
+    assert_eq!((inb.opened, inb.closed), (n, n), "{inb:?}");
+    Ok(())
+}

@@ -15,6 +15,15 @@ pub const STATS_MAP: &str = "CORAL_STATS";
 pub const CONNECTING_MAP: &str = "CORAL_CONNECTING";
 /// Host mode; Kubernetes mode shrinks the map to one entry.
 pub const CONNECTING_MAP_ENTRIES: u32 = 16_384;
+/// Hash of client addresses (as in [`FlowKey`]) whose connections an agent
+/// reports from the connecting side (pod IPs, host-mode workloads,
+/// loopback), kept by user space. Accepted connections from them are not
+/// counted: user space would drop their inbound flows anyway ("left to the
+/// client"), and skipping them spares the kernel their state callbacks.
+pub const OBSERVED_CLIENTS_MAP: &str = "CORAL_OBSERVED_CLIENTS";
+/// Beyond this many, the rest are counted inbound and dropped in user space
+/// as before: exact either way.
+pub const OBSERVED_CLIENTS_MAP_ENTRIES: u32 = 65_536;
 /// A `u64` global in the program's read-only data: the cookie of the network
 /// namespace whose outbound sockets are keyed by process (host mode: the
 /// agent's own), 0 for none. The verifier skips the process code entirely

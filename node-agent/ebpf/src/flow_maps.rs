@@ -7,10 +7,11 @@
 use aya_ebpf::{
     bindings::BPF_NOEXIST,
     macros::map,
-    maps::{Array, LruHashMap, PerCpuArray, PerCpuHashMap},
+    maps::{Array, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap},
 };
 use coral_node_agent_common::{
-    CONNECTING_MAP_ENTRIES, FLOW_MAP_DEFAULT_ENTRIES, FlowCounters, FlowKey, STATS_LEN, Stat,
+    CONNECTING_MAP_ENTRIES, FLOW_MAP_DEFAULT_ENTRIES, FlowCounters, FlowKey,
+    OBSERVED_CLIENTS_MAP_ENTRIES, STATS_LEN, Stat,
 };
 
 #[map(name = "CORAL_FLOWS")]
@@ -24,11 +25,23 @@ static FLOWS: PerCpuHashMap<FlowKey, FlowCounters> =
 #[map(name = "CORAL_CONNECTING")]
 static CONNECTING: LruHashMap<u64, u32> = LruHashMap::with_max_entries(CONNECTING_MAP_ENTRIES, 0);
 
+/// Client addresses whose connections the connecting side reports (see
+/// `OBSERVED_CLIENTS_MAP`); the value is unused.
+#[map(name = "CORAL_OBSERVED_CLIENTS")]
+static OBSERVED_CLIENTS: HashMap<[u8; 16], u8> =
+    HashMap::with_max_entries(OBSERVED_CLIENTS_MAP_ENTRIES, 0);
+
 #[map(name = "CORAL_EPOCH")]
 static EPOCH: Array<u32> = Array::with_max_entries(1, 0);
 
 #[map(name = "CORAL_STATS")]
 static STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(STATS_LEN, 0);
+
+/// Whether an agent reports connections from `addr` on the connecting side.
+#[inline(always)]
+pub fn client_is_observed(addr: &[u8; 16]) -> bool {
+    OBSERVED_CLIENTS.get_ptr(addr).is_some()
+}
 
 /// Keeps the connecting process of a socket.
 #[inline(always)]

@@ -231,8 +231,9 @@ impl Figures {
 
     fn print(&mut self) {
         println!(
-            "connection-rate ratio agent ÷ none (coral-node-agent, host mode; the traffic is \
-             outside its namespace, so not keyed by process): {} (target ≥ 0.97)",
+            "connection-rate ratio agent ÷ none (coral-node-agent, host mode: the client is a \
+             named workload, so the server side is skipped; the traffic is outside the agent's \
+             namespace, so not keyed by process): {} (target ≥ 0.97)",
             summary(&mut self.agent_ratio, 1.0, "")
         );
         println!(

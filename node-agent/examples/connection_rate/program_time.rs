@@ -24,12 +24,20 @@ pub enum Timed {
     /// The flow program as Kubernetes mode runs it, and as host mode runs
     /// it outside the agent's own namespace.
     Flows,
+    /// The flow program told that the client is observed, as the agent
+    /// tells it (a pod IP, a named workload): the server side is skipped.
+    FlowsClientObserved,
     /// The flow program keying the client's connects by process, as host
     /// mode does in the agent's own namespace (`coral connect`).
     FlowsWithProcesses,
 }
 
-pub const TIMED: [Timed; 3] = [Timed::Empty, Timed::Flows, Timed::FlowsWithProcesses];
+pub const TIMED: [Timed; 4] = [
+    Timed::Empty,
+    Timed::Flows,
+    Timed::FlowsClientObserved,
+    Timed::FlowsWithProcesses,
+];
 
 /// One timed run.
 pub struct ProgramTime {
@@ -48,6 +56,11 @@ pub fn measure(bench: &Bench, timed: Timed) -> Result<ProgramTime> {
             PROGRAM_NAME,
             Box::new(FlowCapture::start(CaptureOptions::default())?),
         ),
+        Timed::FlowsClientObserved => (PROGRAM_NAME, {
+            let mut capture = FlowCapture::start(CaptureOptions::default())?;
+            capture.set_observed_clients([bench.pair.client_addr])?;
+            Box::new(capture)
+        }),
         Timed::FlowsWithProcesses => (
             PROGRAM_NAME,
             Box::new(FlowCapture::start(CaptureOptions {
@@ -108,7 +121,10 @@ pub fn print(results: &mut [(Timed, Vec<ProgramTime>)], seconds: Duration) {
         let runs_each = measured.first().map_or(0.0, |m| m.runs_per_connection);
         let what = match timed {
             Timed::Empty => "empty sock_ops (floor)",
-            Timed::Flows => "flow program (Kubernetes mode; host mode outside its namespace)",
+            Timed::Flows => "flow program counting both ends",
+            Timed::FlowsClientObserved => {
+                "flow program, client observed (as the agent runs it here)"
+            }
             Timed::FlowsWithProcesses => "flow program keying connects by process (host mode)",
         };
         println!(

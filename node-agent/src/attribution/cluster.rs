@@ -148,6 +148,10 @@ impl Attribute for ClusterIndex {
     fn client_is_observed(&self, addr: IpAddr) -> bool {
         self.pods.contains_key(&addr)
     }
+
+    fn observed_clients(&self) -> Vec<IpAddr> {
+        self.pods.keys().copied().collect()
+    }
 }
 
 #[cfg(test)]

@@ -50,6 +50,9 @@ pub trait Attribute {
     /// from such clients are left to the client's outbound report, so each
     /// connection is counted once.
     fn client_is_observed(&self, addr: IpAddr) -> bool;
+    /// Every address `client_is_observed` accepts, for the kernel to skip
+    /// their accepted connections (loopback as 127.0.0.1 and ::1).
+    fn observed_clients(&self) -> Vec<IpAddr>;
     /// The workload of the process `pid` connecting from `addr` (host
     /// mode keys outbound flows by process). By default the address
     /// decides, as for a flow without a process.

@@ -4,7 +4,7 @@
 //! 10.0.0.2:8080; `--workload web=10.0.0.1` names everything on 10.0.0.1.
 //! Without a namespace the workload lands in [`DEFAULT_NAMESPACE`].
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 
 use coral_proto::agent::v1::LocalComponent;
@@ -170,6 +170,15 @@ impl Attribute for StaticMap {
         addr.is_loopback() || self.entries.iter().any(|e| e.ip == addr)
     }
 
+    fn observed_clients(&self) -> Vec<IpAddr> {
+        let loopback: [IpAddr; 2] = [Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()];
+        let mut clients: Vec<IpAddr> = self.entries.iter().map(|e| e.ip).collect();
+        clients.extend(loopback);
+        clients.sort_unstable();
+        clients.dedup();
+        clients
+    }
+
     /// The entry whose port the process listens on, else a whole-address
     /// entry of `addr`; never a port entry of another process (which the
     /// address alone would pick when it is the only one there).
@@ -289,6 +298,11 @@ mod tests {
         assert_eq!(m.local(ip("10.0.0.5"), None), None);
         assert!(m.client_is_observed(ip("10.0.0.5")));
         assert!(m.client_is_observed(ip("127.0.0.1")));
+        // What the kernel is told: each address once, loopback included.
+        assert_eq!(
+            m.observed_clients(),
+            vec![ip("10.0.0.2"), ip("10.0.0.5"), ip("127.0.0.1"), ip("::1")]
+        );
         assert!(!m.client_is_observed(ip("10.0.0.9")));
         // An inbound socket on an unnamed port is not either.
         assert_eq!(m.local(ip("10.0.0.2"), Some(22)), None);
