@@ -1,11 +1,10 @@
 //! Loads the sock_ops program, attaches it at the cgroup v2 root and owns it:
 //! dropping a [`FlowCapture`] detaches the program and frees its maps.
 
-use std::fs::File;
-use std::time::Duration;
-
 use std::collections::HashSet;
+use std::fs::File;
 use std::net::IpAddr;
+use std::time::Duration;
 
 use aya::maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap};
 use aya::programs::{CgroupAttachMode, SockOps};
