@@ -27,6 +27,21 @@ const AF_INET6: u32 = 10;
 /// `None` for families other than IPv4/IPv6.
 #[inline(always)]
 pub fn from_context(ctx: &SockOpsContext, direction: u8) -> Option<FlowKey> {
+    ends(ctx).map(|ends| key(ctx, &ends, direction))
+}
+
+/// A socket's two ends, read from the context alone (no helper calls).
+pub struct Ends {
+    /// As in [`FlowKey`]: IPv6 or IPv4-mapped, network byte order.
+    pub local_addr: [u8; 16],
+    pub remote_addr: [u8; 16],
+    pub local_port: u16,
+    pub remote_port: u16,
+}
+
+/// `None` for families other than IPv4/IPv6.
+#[inline(always)]
+pub fn ends(ctx: &SockOpsContext) -> Option<Ends> {
     let ops = ctx.ops;
     // Every field is loaded unconditionally: loads chosen by a branch get
     // merged by LLVM into one load through a computed pointer, which the
@@ -56,10 +71,21 @@ pub fn from_context(ctx: &SockOpsContext, direction: u8) -> Option<FlowKey> {
         AF_INET6 => (v6_bytes(local6), v6_bytes(remote6)),
         _ => return None,
     };
+    Some(Ends {
+        local_addr,
+        remote_addr,
+        local_port,
+        remote_port,
+    })
+}
+
+/// The aggregation key of a socket with these `ends`.
+#[inline(always)]
+pub fn key(ctx: &SockOpsContext, ends: &Ends, direction: u8) -> FlowKey {
     let port = if direction == DIRECTION_INBOUND {
-        local_port
+        ends.local_port
     } else {
-        remote_port
+        ends.remote_port
     };
     let netns_cookie = netns_cookie(ctx);
     let pid = if direction == DIRECTION_OUTBOUND && crate::keys_processes_of(netns_cookie) {
@@ -67,15 +93,15 @@ pub fn from_context(ctx: &SockOpsContext, direction: u8) -> Option<FlowKey> {
     } else {
         0
     };
-    Some(FlowKey {
+    FlowKey {
         netns_cookie,
-        local_addr,
-        remote_addr,
+        local_addr: ends.local_addr,
+        remote_addr: ends.remote_addr,
         port,
         direction,
         epoch: flow_maps::current_epoch(),
         pid,
-    })
+    }
 }
 
 /// The cookie of the socket's network namespace.

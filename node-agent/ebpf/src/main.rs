@@ -75,17 +75,18 @@ pub fn coral_flows(ctx: SockOpsContext) -> u32 {
             }
         }
         BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB => {
-            if let Some(key) = flow_key::from_context(&ctx, DIRECTION_INBOUND) {
+            if let Some(ends) = flow_key::ends(&ctx) {
                 // The client's agent counts this connection: no state
-                // callbacks for it here (they are half the program's runs).
-                // The mark alone keeps a close, should another program ask
-                // for callbacks, from passing as an outbound one.
-                if flow_maps::client_is_observed(&key.remote_addr) {
+                // callbacks and no key for it here (the callbacks are half
+                // the program's runs). The mark alone keeps a close, should
+                // another program ask for callbacks, from passing as an
+                // outbound one.
+                if flow_maps::client_is_observed(&ends.remote_addr) {
                     request_flags(&ctx, INBOUND_MARK);
                     return 1;
                 }
                 request_flags(&ctx, BPF_SOCK_OPS_STATE_CB_FLAG | INBOUND_MARK);
-                flow_maps::count_opened(&key);
+                flow_maps::count_opened(&flow_key::key(&ctx, &ends, DIRECTION_INBOUND));
             }
         }
         BPF_SOCK_OPS_STATE_CB => {
