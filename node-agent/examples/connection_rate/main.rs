@@ -234,20 +234,20 @@ impl Figures {
             "connection-rate ratio agent ÷ none (coral-node-agent, host mode: the client is a \
              named workload, so the server side is skipped; the traffic is outside the agent's \
              namespace, so not keyed by process): {} (target ≥ 0.97)",
-            summary(&mut self.agent_ratio, 1.0, "")
+            summary(&mut self.agent_ratio, 1.0, 3, "")
         );
         println!(
             "connection-rate ratio empty sock_ops ÷ none (floor): {}",
-            summary(&mut self.empty_ratio, 1.0, "")
+            summary(&mut self.empty_ratio, 1.0, 3, "")
         );
         println!(
             "connection-rate ratio flow program alone ÷ none (loaded by this driver): {}",
-            summary(&mut self.program_ratio, 1.0, "")
+            summary(&mut self.program_ratio, 1.0, 3, "")
         );
         println!(
             "connection-rate ratio flow program keying connects by process ÷ none (host mode \
              in its own namespace, as for `coral connect`): {}",
-            summary(&mut self.process_program_ratio, 1.0, "")
+            summary(&mut self.process_program_ratio, 1.0, 3, "")
         );
         println!(
             "connections counted by the flow program vs made: {} / {}{}",
@@ -268,13 +268,13 @@ impl Figures {
         println!(
             "agent CPU per 1,000 conn/s (all its threads, from a round's first connection \
              until the colony counted it, per second of traffic): {} of a core",
-            summary(&mut self.cpu_per_kilo_rate, 100.0, " %")
+            summary(&mut self.cpu_per_kilo_rate, 100.0, 3, " %")
         );
         println!(
             "CPU while the agent rounds' connections were made: agent {}, colony {} of a core \
              (the colony shares these 2 cores only in this benchmark)",
-            summary(&mut self.agent_cpu_during, 100.0, " %"),
-            summary(&mut self.colony_cpu_during, 100.0, " %")
+            summary(&mut self.agent_cpu_during, 100.0, 3, " %"),
+            summary(&mut self.colony_cpu_during, 100.0, 3, " %")
         );
     }
 }
@@ -319,15 +319,16 @@ fn grouped(n: u64) -> String {
     out
 }
 
-/// "median M (range a–b)" of `values × scale`, each followed by `unit`.
-fn summary(values: &mut [f64], scale: f64, unit: &str) -> String {
+/// "median M (range a–b)" of `values × scale` with `decimals` decimals,
+/// each followed by `unit`.
+fn summary(values: &mut [f64], scale: f64, decimals: usize, unit: &str) -> String {
     if values.is_empty() {
         return "no rounds".into();
     }
     values.sort_by(f64::total_cmp);
     let median = values[values.len() / 2] * scale;
     format!(
-        "median {median:.3}{unit} (range {:.3}{unit}–{:.3}{unit})",
+        "median {median:.decimals$}{unit} (range {:.decimals$}{unit}–{:.decimals$}{unit})",
         values[0] * scale,
         values[values.len() - 1] * scale
     )

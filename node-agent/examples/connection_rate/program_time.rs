@@ -97,17 +97,6 @@ fn counters(name: &str) -> Result<(Duration, u64)> {
     Ok((info.run_time(), info.run_count()))
 }
 
-/// "M ns (range a–b)": the median and range of repeated runs.
-fn summary(values: &mut [f64]) -> String {
-    values.sort_by(f64::total_cmp);
-    format!(
-        "{:.0} ns (range {:.0}–{:.0})",
-        values[values.len() / 2],
-        values[0],
-        values[values.len() - 1]
-    )
-}
-
 /// Each program's median over the alternating runs.
 pub fn print(results: &mut [(Timed, Vec<ProgramTime>)], seconds: Duration) {
     let runs = results.first().map_or(0, |(_, r)| r.len());
@@ -128,8 +117,8 @@ pub fn print(results: &mut [(Timed, Vec<ProgramTime>)], seconds: Duration) {
             Timed::FlowsWithProcesses => "flow program keying connects by process (host mode)",
         };
         println!(
-            "  {what}: median {} over {runs_each:.1} runs",
-            summary(&mut nanos)
+            "  {what}: {} over {runs_each:.1} runs",
+            crate::summary(&mut nanos, 1.0, 0, " ns")
         );
     }
 }
