@@ -1,7 +1,7 @@
 //! `~/.coral/colonies/<colony-id>.yaml`, written by `coral init` and read
 //! by every local command, and `~/.coral/config.yaml` (the current colony).
-//! Field names follow the seed's troubleshooting snippet
-//! (`wireguard.mesh_ipv4`, `services.connect_port`).
+//! Field names are the ones users look up when troubleshooting a colony
+//! (`wireguard.mesh_ipv4`, `services.connect_port`): keep them stable.
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};

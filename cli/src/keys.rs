@@ -49,7 +49,8 @@ pub fn enrollment_token() -> String {
     }
 }
 
-/// Six lowercase hex digits, as in the seed's `my-app-dev-a1b2c3`.
+/// Six lowercase hex digits, as in `my-app-dev-a1b2c3`, so that two colonies
+/// of one application and environment get different ids.
 pub fn id_suffix() -> String {
     format!("{:06x}", rand::rng().next_u32() & 0xff_ffff)
 }

@@ -463,7 +463,7 @@ mod tests {
         assert_eq!(config.enrollment_token().unwrap(), "t");
         assert!(!config.no_mesh);
         assert_eq!(config.mesh_interface, "coral0");
-        // As the seed's discovery entry: no host, agents use the one they reached.
+        // Like the discovery entry: no host, agents use the one they reached.
         assert_eq!(config.advertised_endpoint(), ":41580");
     }
 

@@ -1,6 +1,7 @@
-//! Announce the colony to coral-discovery (seed Step 3): register at start
-//! and every interval so the lease never lapses, retry sooner after a
-//! failure, and deregister on a clean shutdown so lookups stop at once.
+//! Announce the colony to coral-discovery so proxies and agents can find it
+//! by id: register at start and every interval so the lease never lapses,
+//! retry sooner after a failure, and deregister on a clean shutdown so
+//! lookups stop at once.
 
 use std::collections::HashMap;
 use std::time::Duration;

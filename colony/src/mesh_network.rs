@@ -74,7 +74,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn default_network_matches_the_seed() {
+    fn default_network_is_10_42_0_0_16_with_the_colony_at_1() {
         let mesh = MeshNetwork::default();
         assert_eq!(mesh.colony_ipv4(), Ipv4Addr::new(10, 42, 0, 1));
         assert_eq!(mesh.ipv4(2), Ipv4Addr::new(10, 42, 0, 2));

@@ -1,4 +1,4 @@
-//! Start-up and shutdown: open the store, bind, log the seed's start line,
+//! Start-up and shutdown: open the store, bind, log the start line users see,
 //! serve until the shutdown future resolves, close the store.
 
 use std::collections::HashMap;

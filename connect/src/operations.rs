@@ -41,8 +41,8 @@ pub fn operations_routes(
         )
 }
 
-/// `:8080` when listening on every address (as the seed prints), else the
-/// full address.
+/// `:8080` when listening on every address (the short form the start lines
+/// in the READMEs show), else the full address.
 pub fn display_listen_addr(local: SocketAddr) -> String {
     if local.ip().is_unspecified() {
         format!(":{}", local.port())
@@ -56,7 +56,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn listening_address_reads_like_the_seed() {
+    fn listening_address_is_short_for_every_address() {
         assert_eq!(
             display_listen_addr("0.0.0.0:8080".parse().unwrap()),
             ":8080"

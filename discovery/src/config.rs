@@ -1,5 +1,6 @@
-//! Command-line flags (the seed's contract: `--port`, `--ttl`,
-//! `--cleanup-interval`, `--log-level`) plus hardening knobs.
+//! Command-line flags (the documented contract users script against:
+//! `--port`, `--ttl`, `--cleanup-interval`, `--log-level`) plus hardening
+//! knobs.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -91,7 +92,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn seed_defaults() {
+    fn documented_defaults() {
         let config = Config::parse_from(["coral-discovery"]);
         assert_eq!(config.port, 8080);
         assert_eq!(config.ttl, 300);

@@ -1,7 +1,8 @@
 //! Health in Connect-JSON with every field present. Canonical proto3 JSON
 //! omits zero values, so a fresh server would answer without
-//! `registeredColonies` or `uptimeSeconds`; scripts following the seed
-//! (`{"status","version","uptimeSeconds","registeredColonies"}`) expect all four.
+//! `registeredColonies` or `uptimeSeconds`; scripts checking health as the
+//! README shows it (`{"status","version","uptimeSeconds","registeredColonies"}`)
+//! expect all four.
 
 use coral_proto::discovery::v1::HealthResponse;
 use serde::Serialize;

@@ -1,5 +1,5 @@
-//! Start-up and shutdown of the discovery service: bind, log the seed's
-//! start lines, serve until the shutdown future resolves.
+//! Start-up and shutdown of the discovery service: bind, log the start lines
+//! users see in the README, serve until the shutdown future resolves.
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -237,7 +237,7 @@ mod tests {
     }
 
     #[test]
-    fn accepts_the_seed_registration() {
+    fn accepts_a_typical_registration() {
         check_register_colony(&colony()).unwrap();
     }
 

@@ -1,4 +1,4 @@
-//! coral-node-agent: eBPF flow capture, attribution and reporting (issue 8).
+//! coral-node-agent: eBPF flow capture, attribution and reporting.
 //!
 //! A cgroup `sock_ops` program at the cgroup v2 root counts TCP connections
 //! per flow in kernel maps ([`FlowCapture`]); every few seconds the agent

@@ -1,4 +1,4 @@
-//! Host mode on one machine (the seed's `coral connect`): clients and
+//! Host mode on one machine (what `coral connect` runs): clients and
 //! servers all on 127.0.0.1, told apart by the process that connected. Real
 //! processes (python3) in a network namespace of the test's own, the real
 //! program in this kernel; the same in a second namespace, which is not

@@ -1,4 +1,5 @@
-//! The proto3-JSON shapes the seed document shows are the user contract.
+//! The proto3-JSON shapes users see in the READMEs' curl examples are a
+//! contract: camelCase out, snake_case accepted in, int64 as strings.
 
 use coral_proto::Timestamp;
 use coral_proto::discovery::v1::{HealthResponse, LookupColonyRequest, LookupColonyResponse};
@@ -19,7 +20,7 @@ fn health_response_uses_camel_case_and_int64_strings() {
 }
 
 #[test]
-fn lookup_request_accepts_snake_case_as_the_seed_sends_it() {
+fn lookup_request_accepts_snake_case_as_curl_users_send_it() {
     let req: LookupColonyRequest =
         serde_json::from_str(r#"{"mesh_id":"my-app-dev-a1b2c3"}"#).unwrap();
     assert_eq!(req.mesh_id, "my-app-dev-a1b2c3");

@@ -21,7 +21,7 @@ pub struct Args {
     /// running until Ctrl-C.
     #[arg(long)]
     exit: bool,
-    /// The seed's local flow instead, without Kubernetes: a colony, the
+    /// The local quick-start flow instead, without Kubernetes: a colony, the
     /// app as processes on localhost and `coral connect` (needs root).
     #[arg(long)]
     local: bool,

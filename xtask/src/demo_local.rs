@@ -1,4 +1,4 @@
-//! `cargo xtask demo --local`: the seed's local flow without Kubernetes, on
+//! `cargo xtask demo --local`: the quick-start flow without Kubernetes, on
 //! this machine's localhost. `coral init`, `coral colony start --daemon`,
 //! the three-tier demo app as plain processes (frontend :3000 → api :8080
 //! → database :5432), `coral connect` for each, then `coral status` and
@@ -19,7 +19,8 @@ use crate::{cluster, paths, process};
 const COLONY_ID: &str = "shop-demo";
 const CONNECT_PORT: u16 = 9000;
 
-/// (name, port, what it does): the seed's ports.
+/// (name, port, what it does): the ports a three-tier app usually has, so
+/// the topology reads as users expect.
 const TIERS: [(&str, u16, &[&str]); 3] = [
     ("database", 5432, &[]),
     ("api", 8080, &["--upstream", "127.0.0.1:5432"]),
@@ -35,7 +36,7 @@ pub fn run(exit: bool) -> Result<()> {
     for port in [CONNECT_PORT, 3000, 8080, 5432] {
         if TcpListener::bind(("127.0.0.1", port)).is_err() {
             bail!(
-                "port {port} on localhost is in use; the local demo uses the seed's ports (9000, 3000, 8080, 5432): stop what uses it and run again"
+                "port {port} on localhost is in use; the local demo uses fixed ports (9000, 3000, 8080, 5432): stop what uses it and run again"
             );
         }
     }

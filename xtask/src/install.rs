@@ -8,8 +8,8 @@ use anyhow::{Context, Result};
 use crate::{paths, process};
 
 /// The node-agent's eBPF crate is linked by bpf-linker. 0.10.4 is the last
-/// release that uses rustc's own LLVM (later ones want a system libLLVM);
-/// see ../shared/notes/ebpf.md.
+/// release that uses rustc's own LLVM by default and so needs nothing else
+/// installed (later ones want a system libLLVM).
 const BPF_LINKER_VERSION: &str = "0.10.4";
 
 pub fn ensure_test_prerequisites() -> Result<()> {
@@ -61,8 +61,9 @@ fn ensure_bpf_linker() -> Result<()> {
 }
 
 /// The colony's ClickHouse store is tested (and benchmarked) against a real
-/// server the test starts itself; Debian's 18.16 is the one installable
-/// here (../shared/notes/storage.md). apt does not start it.
+/// server the test starts itself (private config and data directory);
+/// Debian's 18.16 is the one installable here, and the store keeps to what
+/// both it and current ClickHouse support. apt does not start it.
 pub fn ensure_clickhouse_server() -> Result<()> {
     let installed = ["/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server"]
         .iter()

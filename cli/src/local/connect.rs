@@ -1,6 +1,6 @@
 //! `coral connect <component> --port N`: name the process serving a local
 //! port as a component of the current colony, and keep this host's agent
-//! observing it until Ctrl+C (seed, Step 4). Connections between connected
+//! observing it until Ctrl+C. Connections between connected
 //! components are told apart by process, so everything may run on
 //! localhost (see `host_agent.rs` for the shared agent).
 

@@ -1,7 +1,8 @@
-//! `coral proxy start|status|stop` (seed Step 4): a local port forwarding
-//! to a colony over its WireGuard mesh. `start` runs in the foreground and
-//! records itself in `~/.coral/proxies/<colony-id>.proxy` (pid, listen
-//! address, target) so that `status` and `stop` find it.
+//! `coral proxy start|status|stop`: a local port forwarding to a colony over
+//! its WireGuard mesh, for users who are not on the colony's machine. `start`
+//! runs in the foreground and records itself in
+//! `~/.coral/proxies/<colony-id>.proxy` (pid, listen address, target) so that
+//! `status` and `stop` find it.
 
 mod start;
 

@@ -1,9 +1,10 @@
-//! Human renderings of colony answers: the seed's status table and
-//! topology tree, and topology exports (dot, mermaid, json).
+//! Human renderings of colony answers: the status table and topology tree
+//! (layouts pinned by `tests/golden`), and topology exports (dot, mermaid,
+//! json).
 
 pub mod status;
 pub mod topology;
 pub mod units;
 
-/// The seed's heavy rule under a heading.
+/// The heavy rule under a heading of the status table and topology tree.
 pub const RULE: &str = "━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━";

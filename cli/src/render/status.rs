@@ -1,4 +1,4 @@
-//! The seed's `coral status` table.
+//! The `coral status` table (its layout is pinned by `tests/golden`).
 
 use chrono::{DateTime, Utc};
 use coral_proto::colony::v1::{Agent, Component};

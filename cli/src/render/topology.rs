@@ -1,4 +1,5 @@
-//! The seed's `coral topology` tree, and exports (`--export dot|mermaid|json`).
+//! The `coral topology` tree (its layout is pinned by `tests/golden`), and
+//! exports (`--export dot|mermaid|json`).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 

@@ -1,5 +1,5 @@
-//! Durations, rates and sizes the way the seed prints them ("3h 24m",
-//! "45 req/min").
+//! Durations, rates and sizes short enough for a table cell and read at a
+//! glance ("3h 24m", "45 req/min").
 
 /// "45s", "12m", "3h 24m", "2d 8h"; "-" for zero or negative.
 pub fn duration(seconds: i64) -> String {
@@ -88,7 +88,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn seed_shapes() {
+    fn short_human_shapes() {
         assert_eq!(duration(3 * 3600 + 24 * 60 + 5), "3h 24m");
         assert_eq!(duration(2 * 86_400 + 8 * 3600), "2d 8h");
         assert_eq!(duration(59), "59s");

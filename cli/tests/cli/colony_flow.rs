@@ -1,4 +1,4 @@
-//! The seed's local flow on real processes: `coral init`, `coral colony
+//! The local quick-start flow on real processes: `coral init`, `coral colony
 //! start --daemon`, agents reporting through the colony's Connect-JSON
 //! API, then `coral status` / `coral topology` showing what they reported.
 
@@ -28,10 +28,10 @@ fn init_writes_a_private_colony_file_with_a_wireguard_keypair() {
         .lines()
         .next()
         .and_then(|l| l.strip_prefix("✓ Colony initialized: "))
-        .unwrap_or_else(|| panic!("seed's first line: {stdout}"))
+        .unwrap_or_else(|| panic!("init's first line: {stdout}"))
         .to_owned();
     assert!(
-        regex_like_seed_id(&id),
+        looks_like_a_generated_id(&id),
         "id {id:?} should look like my-app-dev-a1b2c3"
     );
     let path = home
@@ -85,7 +85,7 @@ fn init_writes_a_private_colony_file_with_a_wireguard_keypair() {
     assert_eq!(value["wireguardPublicKey"].as_str().unwrap().len(), 44);
 }
 
-fn regex_like_seed_id(id: &str) -> bool {
+fn looks_like_a_generated_id(id: &str) -> bool {
     id.strip_prefix("my-app-dev-")
         .is_some_and(|s| s.len() == 6 && s.chars().all(|c| c.is_ascii_hexdigit()))
 }
@@ -300,7 +300,7 @@ fn daemon_status_topology_and_stop() {
             .contains("shop/database")
     );
 
-    // A second colony on the same port: the seed's "port already in use".
+    // A second colony on the same port: "port already in use", with a hint.
     home.init("shop", "test", "shop-test-a1b2c3", port);
     home.coral()
         .args(["colony", "start", "shop-test-a1b2c3", "--daemon"])

@@ -1,6 +1,6 @@
-//! `coral connect` for real (seed, Step 4): a colony with its mesh, two
-//! python3 servers and the shared host agent, all in a network namespace of
-//! the test's own, everything on 127.0.0.1. Needs root (eBPF, TUN).
+//! `coral connect` for real: a colony with its mesh, two python3 servers
+//! and the shared host agent, all in a network namespace of the test's own,
+//! everything on 127.0.0.1. Needs root (eBPF, TUN).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

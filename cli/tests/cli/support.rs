@@ -198,9 +198,9 @@ impl Agent {
         })
     }
 
-    pub fn enroll(&self, agent_id: &str, key_seed: u8) {
+    pub fn enroll(&self, agent_id: &str, key_byte: u8) {
         use base64::Engine as _;
-        let pubkey = base64::engine::general_purpose::STANDARD.encode([key_seed; 32]);
+        let pubkey = base64::engine::general_purpose::STANDARD.encode([key_byte; 32]);
         let (status, body) = self.post(
             "Enroll",
             &json!({

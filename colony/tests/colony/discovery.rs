@@ -107,8 +107,8 @@ async fn registers_with_its_key_and_port_then_deregisters_on_stop() {
     assert_eq!(found["pubkey"], key.public_key().to_base64());
     assert_eq!(found["connectPort"], colony.addr.port());
     assert_eq!(found["meshIpv4"], "10.42.0.1");
-    // As the seed shows it: without --public-endpoint, no host (callers
-    // use the one they reached discovery's answer through).
+    // Without --public-endpoint, no host (callers use the one they reached
+    // discovery's answer through).
     assert_eq!(found["endpoints"], json!([":41580"]));
     assert_eq!(found["metadata"]["application"], "my-app");
 

@@ -83,7 +83,7 @@ async fn mesh_address_is_stable_per_key() {
     assert_eq!(agents[0]["status"], "connected");
     assert_eq!(agents[0]["meshIpv4"], "10.42.0.2");
 
-    // The seed's curl.
+    // What a user's curl against the colony's status endpoint sees.
     let (status, body) = colony.colony("GetStatus", &json!({})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["colonyId"], "shop-test");

@@ -123,9 +123,9 @@ impl Colony {
     }
 
     /// Enroll an agent and return its mesh IPv4.
-    pub async fn enroll(&self, agent_id: &str, key_seed: u8) -> Value {
+    pub async fn enroll(&self, agent_id: &str, key_byte: u8) -> Value {
         let (status, body) = self
-            .agent("Enroll", &enroll_body(agent_id, key_seed, TOKEN))
+            .agent("Enroll", &enroll_body(agent_id, key_byte, TOKEN))
             .await;
         assert_eq!(status, 200, "{body}");
         body
@@ -147,17 +147,17 @@ impl Colony {
     }
 }
 
-/// A distinct valid WireGuard-shaped key per seed byte.
-pub fn key(seed: u8) -> String {
+/// A distinct valid WireGuard-shaped key per fill byte.
+pub fn key(byte: u8) -> String {
     use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode([seed; 32])
+    base64::engine::general_purpose::STANDARD.encode([byte; 32])
 }
 
-pub fn enroll_body(agent_id: &str, key_seed: u8, token: &str) -> Value {
+pub fn enroll_body(agent_id: &str, key_byte: u8, token: &str) -> Value {
     json!({
         "token": token,
         "agentId": agent_id,
-        "pubkey": key(key_seed),
+        "pubkey": key(key_byte),
         "nodeName": format!("node-{agent_id}"),
         "version": "0.1.0",
     })

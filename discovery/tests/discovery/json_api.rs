@@ -1,4 +1,4 @@
-//! Connect-JSON as the seed's curl commands speak it.
+//! Connect-JSON as the README's curl commands speak it.
 
 use http::{Method, StatusCode};
 use serde_json::json;
@@ -31,7 +31,7 @@ async fn health_answers_post_and_get_in_proto3_json() {
     let uptime = health["uptimeSeconds"].as_str().expect("int64 as a string");
     assert!(uptime.parse::<u64>().is_ok(), "{uptime}");
 
-    // The seed also checks health with a plain GET.
+    // Users also check health with a plain GET (curl without a body).
     let (status, body) = server
         .raw(Method::GET, &format!("{SERVICE}/Health"), None, "")
         .await;
@@ -40,7 +40,7 @@ async fn health_answers_post_and_get_in_proto3_json() {
 }
 
 #[tokio::test]
-async fn register_then_lookup_returns_the_seed_shape() {
+async fn register_then_lookup_returns_the_documented_shape() {
     let server = Server::start(&["--ttl", "300"]);
     let (status, registered) = server
         .post("RegisterColony", &colony("my-app-dev-a1b2c3", &key(1)))

@@ -46,7 +46,7 @@ async fn metrics_count_registrations_lookups_and_rejections() {
 }
 
 #[tokio::test]
-async fn start_lines_follow_the_seed() {
+async fn start_lines_match_the_readme() {
     let server = Server::start(&["--ttl", "300"]);
     let events: Vec<Value> = server
         .logs()

@@ -112,12 +112,12 @@ pub fn json_of(bytes: &[u8]) -> Value {
         .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(bytes)))
 }
 
-/// A distinct valid WireGuard-shaped key per seed byte.
-pub fn key(seed: u8) -> String {
-    base64::engine::general_purpose::STANDARD.encode([seed; 32])
+/// A distinct valid WireGuard-shaped key per fill byte.
+pub fn key(byte: u8) -> String {
+    base64::engine::general_purpose::STANDARD.encode([byte; 32])
 }
 
-/// The seed's registration body (snake_case input, as the seed's curl uses).
+/// A typical registration body, in snake_case as users type it into curl.
 pub fn colony(mesh_id: &str, pubkey: &str) -> Value {
     json!({
         "mesh_id": mesh_id,
