@@ -5,7 +5,8 @@
 
 use futures::FutureExt;
 use kube::Client;
-use kube_lease_manager::LeaseManagerBuilder;
+use kube_lease_manager::{LeaseManagerBuilder, LeaseManagerError};
+use tokio::task::JoinError;
 
 use crate::run::Shutdown;
 
@@ -13,6 +14,20 @@ pub const LEASE_NAME: &str = "coral-operator";
 /// Seconds a lease stays valid without renewal, and how early it is renewed.
 const LEASE_DURATION: u64 = 15;
 const LEASE_GRACE: u64 = 5;
+
+/// Why leader election ended other than by shutdown. Each ends the process,
+/// so that the pod restarts and competes for the lease again.
+#[derive(Debug, thiserror::Error)]
+pub enum LeaderError {
+    /// The lease manager could not be set up or failed while releasing the lease.
+    #[error(transparent)]
+    Lease(#[from] LeaseManagerError),
+    #[error("the lease manager stopped; exiting so that the pod restarts")]
+    ManagerStopped,
+    /// The lease manager's task panicked or was cancelled.
+    #[error(transparent)]
+    Task(#[from] JoinError),
+}
 
 /// Calls `lead(stop)` each time this replica becomes leader; `stop`
 /// completes when leadership is lost or on shutdown. Returns on shutdown,
@@ -22,7 +37,7 @@ pub async fn run_as_leader<F, Fut>(
     namespace: &str,
     shutdown: Shutdown,
     mut lead: F,
-) -> anyhow::Result<()>
+) -> Result<(), LeaderError>
 where
     F: FnMut(Shutdown) -> Fut,
     Fut: std::future::Future<Output = ()>,
@@ -41,7 +56,7 @@ where
             _ = shutdown.clone() => break,
             became = leader.wait_for(|is_leader| *is_leader) => {
                 if became.is_err() {
-                    anyhow::bail!("the lease manager stopped; exiting so that the pod restarts");
+                    return Err(LeaderError::ManagerStopped);
                 }
             }
         }
@@ -65,9 +80,6 @@ where
     }
     // Closing the channel makes the manager release the lease.
     drop(leader);
-    match task.await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(error)) => Err(error.into()),
-        Err(error) => Err(error.into()),
-    }
+    task.await??;
+    Ok(())
 }

@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 
 use crate::context::{Context, OperatorConfig};
 use crate::http::{self, HttpState};
+use crate::leader::LeaderError;
 use crate::metrics::Metrics;
 use crate::{colony, connection, leader, node_agent, reef};
 
@@ -21,9 +22,18 @@ pub fn shutdown_from(receiver: oneshot::Receiver<()>) -> Shutdown {
     receiver.map(|_| ()).boxed().shared()
 }
 
-/// Runs the operator until `shutdown` completes, then drains in-flight
-/// reconciles. With `leader_election`, controllers run only while this
-/// replica holds the lease.
+/// Why the operator stopped other than by shutdown.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The health and metrics endpoints could not be served (address in use, …).
+    #[error(transparent)]
+    Http(#[from] std::io::Error),
+    #[error(transparent)]
+    Leader(#[from] LeaderError),
+}
+
+/// [`run_operator`] for the binary, whose `main` reports any error through
+/// `anyhow`.
 pub async fn run(
     client: Client,
     config: OperatorConfig,
@@ -31,6 +41,19 @@ pub async fn run(
     leader_election: bool,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
+    Ok(run_operator(client, config, http_addr, leader_election, shutdown).await?)
+}
+
+/// Runs the operator until `shutdown` completes, then drains in-flight
+/// reconciles. With `leader_election`, controllers run only while this
+/// replica holds the lease.
+pub async fn run_operator(
+    client: Client,
+    config: OperatorConfig,
+    http_addr: SocketAddr,
+    leader_election: bool,
+    shutdown: Shutdown,
+) -> Result<(), RunError> {
     let metrics = Arc::new(Metrics::default());
     let ready = Arc::new(AtomicBool::new(false));
     let (bound, server) = http::serve(

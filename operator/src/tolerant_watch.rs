@@ -61,11 +61,22 @@ where
     }
 }
 
-/// One object as `K`; the error names the field that does not fit
-/// (`spec.component: …`), which tells the user what to fix.
-pub fn decode_object<K: DeserializeOwned>(object: &DynamicObject) -> Result<K, String> {
-    let value = serde_json::to_value(object).map_err(|error| error.to_string())?;
-    serde_path_to_error::deserialize::<_, K>(value).map_err(|error| error.to_string())
+/// Why an object does not decode as its Rust type.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The object does not serialize to JSON.
+    #[error(transparent)]
+    Json(serde_json::Error),
+    /// A field does not fit; shown as `spec.component: …`, which tells the
+    /// user what to fix.
+    #[error(transparent)]
+    Field(#[from] serde_path_to_error::Error<serde_json::Error>),
+}
+
+/// One object as `K`; the error names the field that does not fit.
+pub fn decode_object<K: DeserializeOwned>(object: &DynamicObject) -> Result<K, DecodeError> {
+    let value = serde_json::to_value(object).map_err(DecodeError::Json)?;
+    Ok(serde_path_to_error::deserialize::<_, K>(value)?)
 }
 
 fn decode<K>(
