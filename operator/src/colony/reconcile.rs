@@ -19,7 +19,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::desired::{self, ColonyWorkload};
+use super::desired::{self, ColonyChildren, ColonyWorkload};
 use super::status::{self, Observation, WorkloadReadiness};
 use crate::FIELD_MANAGER;
 use crate::apply::{Applied, apply_if_changed, delete_if_present, get_live};
@@ -73,10 +73,10 @@ async fn reconcile_colony(colony: &Colony, ctx: &Context) -> Result<Action> {
 
     let live_secret = get_live(&secrets, &keys_name).await?;
     let empty = BTreeMap::new();
-    let keys = match &live_secret {
+    let (keys, live_secret) = match live_secret {
         Some(secret) => {
             match ColonyKeys::from_secret_data(secret.data.as_ref().unwrap_or(&empty)) {
-                Ok(keys) => keys,
+                Ok(keys) => (keys, Some(secret)),
                 Err(problem) => {
                     let message = format!(
                         "Secret {keys_name} is unusable ({problem}); it is left untouched. Delete it to have new keys generated (agents then re-enroll)."
@@ -94,17 +94,39 @@ async fn reconcile_colony(colony: &Colony, ctx: &Context) -> Result<Action> {
                 }
             }
         }
+        None => (ColonyKeys::generate(), None),
+    };
+
+    // Built once, from the keys read or just generated. Every child is
+    // named here, so one that is built but never applied does not compile.
+    let ColonyChildren {
+        keys_secret,
+        config_map,
+        service_account,
+        role,
+        role_binding,
+        workload,
+        service,
+    } = desired::build(colony, &keys, &ctx.config.colony_image)?;
+    let mut written: Vec<&str> = Vec::new();
+    let metrics = &ctx.metrics;
+    match live_secret {
+        Some(live) => note(
+            &mut written,
+            "Secret",
+            apply_if_changed(&secrets, &keys_secret, Some(live), metrics)
+                .await?
+                .0,
+        ),
         None => {
             // Generated exactly once: `create` fails if another writer got there first,
             // and the retry then reads the existing Secret.
-            let keys = ColonyKeys::generate();
-            let children = desired::build(colony, &keys, &ctx.config.colony_image)?;
             let params = PostParams {
                 field_manager: Some(FIELD_MANAGER.into()),
                 ..Default::default()
             };
             secrets
-                .create(&params, &children.keys_secret)
+                .create(&params, &keys_secret)
                 .await
                 .map_err(Error::kube(format!("create Secret {keys_name}")))?;
             ctx.metrics.record_write("Secret");
@@ -118,62 +140,20 @@ async fn reconcile_colony(colony: &Colony, ctx: &Context) -> Result<Action> {
                 ),
             )
             .await;
-            keys
         }
-    };
-
-    let children = desired::build(colony, &keys, &ctx.config.colony_image)?;
-    let mut written: Vec<&str> = Vec::new();
-    let metrics = &ctx.metrics;
-    if let Some(live) = live_secret {
-        note(
-            &mut written,
-            "Secret",
-            apply_if_changed(&secrets, &children.keys_secret, Some(live), metrics)
-                .await?
-                .0,
-        );
     }
     // The children that are applied as they are; the workload below also
     // switches kind and reports readiness.
-    apply_child(
-        &client,
-        &namespace,
-        &children.config_map,
-        &mut written,
-        metrics,
-    )
-    .await?;
-    apply_child(
-        &client,
-        &namespace,
-        &children.service_account,
-        &mut written,
-        metrics,
-    )
-    .await?;
-    apply_child(&client, &namespace, &children.role, &mut written, metrics).await?;
-    apply_child(
-        &client,
-        &namespace,
-        &children.role_binding,
-        &mut written,
-        metrics,
-    )
-    .await?;
-    apply_child(
-        &client,
-        &namespace,
-        &children.service,
-        &mut written,
-        metrics,
-    )
-    .await?;
+    apply_child(&client, &namespace, &config_map, &mut written, metrics).await?;
+    apply_child(&client, &namespace, &service_account, &mut written, metrics).await?;
+    apply_child(&client, &namespace, &role, &mut written, metrics).await?;
+    apply_child(&client, &namespace, &role_binding, &mut written, metrics).await?;
+    apply_child(&client, &namespace, &service, &mut written, metrics).await?;
 
     let workload_name = labels::colony_workload_name(&name);
     let stateful_sets: Api<StatefulSet> = Api::namespaced(client.clone(), &namespace);
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &namespace);
-    let applied = match &children.workload {
+    let applied = match &workload {
         ColonyWorkload::StatefulSet(sts) => {
             if delete_if_present(&deployments, &workload_name, metrics).await? {
                 written.push("deleted Deployment");

@@ -1,10 +1,12 @@
-//! The desired node-agent DaemonSet. Pure: unit-tested without a cluster.
+//! The desired node-agent children: the colonies Secret and the DaemonSet.
+//! Pure: unit-tested without a cluster.
 
+use coral_colony_config::AgentColoniesFile;
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec};
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction,
-    HostPathVolumeSource, ObjectFieldSelector, PodSpec, PodTemplateSpec, Probe, SecretVolumeSource,
-    SecurityContext, Volume, VolumeMount,
+    HostPathVolumeSource, ObjectFieldSelector, PodSpec, PodTemplateSpec, Probe, Secret,
+    SecretVolumeSource, SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -21,6 +23,29 @@ pub const CAPABILITIES: [&str; 5] = ["BPF", "PERFMON", "NET_ADMIN", "SYS_RESOURC
 
 /// The agent's `--state-dir` default, kept on the node.
 pub const STATE_DIR: &str = "/var/lib/coral-node-agent";
+
+/// Everything the node-agents need while any Colony exists, in the
+/// operator's namespace.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeAgentChildren {
+    /// `colonies.yaml`, which the DaemonSet's pods mount.
+    pub colonies_secret: Secret,
+    pub daemon_set: DaemonSet,
+}
+
+/// The colonies Secret holding `file` and the DaemonSet. `owner` is the
+/// operator's own Deployment, so that uninstalling the operator
+/// garbage-collects both.
+pub fn build(
+    config: &OperatorConfig,
+    file: &AgentColoniesFile,
+    owner: Option<OwnerReference>,
+) -> NodeAgentChildren {
+    NodeAgentChildren {
+        colonies_secret: colonies::secret(&config.namespace, file, owner.clone()),
+        daemon_set: daemon_set(config, owner),
+    }
+}
 
 /// Desired DaemonSet. `owner` is the operator's own Deployment, so that
 /// uninstalling the operator garbage-collects the DaemonSet too.

@@ -13,7 +13,7 @@ pub mod colonies;
 mod desired;
 mod settings;
 
-pub use desired::{CAPABILITIES, daemon_set};
+pub use desired::{CAPABILITIES, NodeAgentChildren, daemon_set};
 pub use settings::{NodeAgentSettings, SettingsError};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -63,17 +63,16 @@ pub async fn sync(ctx: &Context, colonies_exist: bool) -> Result<Overlaps> {
     for (colony, cidr) in &built.invalid_cidrs {
         tracing::warn!(%colony, %cidr, "Colony's spec.mesh.ipv4CIDR is not an IPv4 CIDR; node-agents do not join it");
     }
-    let desired = colonies::secret(namespace, &built.file, owner.clone());
+    // Every child is named here, so one that is built but never applied
+    // does not compile.
+    let NodeAgentChildren {
+        colonies_secret,
+        daemon_set,
+    } = desired::build(&ctx.config, &built.file, owner);
     let live = get_live(&secrets, colonies::SECRET_NAME).await?;
-    apply_if_changed(&secrets, &desired, live, &ctx.metrics).await?;
+    apply_if_changed(&secrets, &colonies_secret, live, &ctx.metrics).await?;
     let live = get_live(&daemon_sets, NODE_AGENT_NAME).await?;
-    apply_if_changed(
-        &daemon_sets,
-        &daemon_set(&ctx.config, owner),
-        live,
-        &ctx.metrics,
-    )
-    .await?;
+    apply_if_changed(&daemon_sets, &daemon_set, live, &ctx.metrics).await?;
     Ok(built
         .overlaps
         .into_iter()

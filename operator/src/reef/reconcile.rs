@@ -17,7 +17,7 @@ use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
 
 use super::SIGNING_KEY;
-use super::desired::{self, generate_signing_key};
+use super::desired::{self, ReefChildren, generate_signing_key};
 use crate::FIELD_MANAGER;
 use crate::apply::{apply_if_changed, delete_if_present, get_live};
 use crate::colony::status::WorkloadReadiness;
@@ -98,8 +98,8 @@ async fn reconcile_reef(reef: &Reef, ctx: &Context) -> Result<Action> {
         .as_ref()
         .and_then(|secret| secret.data.as_ref()?.get(SIGNING_KEY))
         .and_then(|bytes| String::from_utf8(bytes.0.clone()).ok());
-    let signing_key = match existing_key {
-        Some(key) => key,
+    let (signing_key, generated) = match existing_key {
+        Some(key) => (key, false),
         None if live_key.is_some() => {
             let message = format!(
                 "Secret {key_name} has no {SIGNING_KEY:?}; delete it to have a new key generated (issued tokens then stop working)"
@@ -123,37 +123,46 @@ async fn reconcile_reef(reef: &Reef, ctx: &Context) -> Result<Action> {
             .await?;
             return Ok(Action::requeue(RESYNC));
         }
-        None => {
-            let key = generate_signing_key();
-            let children = desired::build(reef, &key, &ctx.config.reef_image)?;
-            let params = PostParams {
-                field_manager: Some(FIELD_MANAGER.into()),
-                ..Default::default()
-            };
-            secrets
-                .create(&params, &children.signing_key)
-                .await
-                .map_err(Error::kube(format!("create Secret {key_name}")))?;
-            ctx.metrics.record_write("Secret");
-            publish(
-                ctx,
-                reef,
-                "SigningKeyGenerated",
-                format!("generated the token-signing key in Secret {key_name}"),
-            )
-            .await;
-            key
-        }
+        None => (generate_signing_key(), true),
     };
 
-    let children = desired::build(reef, &signing_key, &ctx.config.reef_image)?;
+    // Built once, from the key read or just generated. Every child is named
+    // here, so one that is built but never applied does not compile.
+    let ReefChildren {
+        signing_key: signing_key_secret,
+        deployment,
+        service,
+        ingress,
+    } = desired::build(reef, &signing_key, &ctx.config.reef_image)?;
+    if generated {
+        // Created only when there was none; an existing signing-key Secret
+        // is never written (`create` fails if another writer got there
+        // first, and the retry then reads that one).
+        let params = PostParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..Default::default()
+        };
+        secrets
+            .create(&params, &signing_key_secret)
+            .await
+            .map_err(Error::kube(format!("create Secret {key_name}")))?;
+        ctx.metrics.record_write("Secret");
+        publish(
+            ctx,
+            reef,
+            "SigningKeyGenerated",
+            format!("generated the token-signing key in Secret {key_name}"),
+        )
+        .await;
+    }
+
     let metrics = &ctx.metrics;
     let workload_name = labels::reef_workload_name(&name);
     let services: Api<Service> = Api::namespaced(client.clone(), &namespace);
     let live = get_live(&services, &workload_name).await?;
-    apply_if_changed(&services, &children.service, live, metrics).await?;
+    apply_if_changed(&services, &service, live, metrics).await?;
     let ingresses: Api<Ingress> = Api::namespaced(client.clone(), &namespace);
-    match &children.ingress {
+    match &ingress {
         Some(ingress) => {
             let live = get_live(&ingresses, &workload_name).await?;
             apply_if_changed(&ingresses, ingress, live, metrics).await?;
@@ -164,8 +173,7 @@ async fn reconcile_reef(reef: &Reef, ctx: &Context) -> Result<Action> {
     }
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &namespace);
     let live = get_live(&deployments, &workload_name).await?;
-    let (_, deployment) =
-        apply_if_changed(&deployments, &children.deployment, live, metrics).await?;
+    let (_, deployment) = apply_if_changed(&deployments, &deployment, live, metrics).await?;
     let readiness = WorkloadReadiness::of_deployment(&deployment);
 
     let federated = federated_colonies(reef, ctx, &namespace).await?;
