@@ -17,6 +17,7 @@ pub mod labels;
 pub mod leader;
 pub mod metrics;
 pub mod node_agent;
+pub mod pod_spec;
 pub mod reef;
 pub mod run;
 pub mod tolerant_watch;

@@ -8,14 +8,12 @@ use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, StatefulSet, StatefulSetSpec,
 };
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, KeyToPath,
-    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec,
-    Probe, SeccompProfile, SecretVolumeSource, SecurityContext, TCPSocketAction, Volume,
-    VolumeMount, VolumeResourceRequirements,
+    Container, ContainerPort, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext,
+    PodSpec, PodTemplateSpec, SeccompProfile, SecurityContext, Volume, VolumeMount,
+    VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
 
 use super::CONNECT_PORT;
@@ -23,127 +21,21 @@ use super::config_file::{
     CLICKHOUSE_PASSWORD_FILE, CONFIG_DIR, CONFIG_KEY, DATA_DIR, KEYS_DIR, config_hash,
 };
 use crate::labels;
+use crate::pod_spec::{
+    OWNER_READ_ONLY, config_map_volume, container_port, empty_dir_volume, locked_down,
+    match_labels, mount, only_capabilities, secret_key_volume, secret_volume, tcp_probe,
+};
 
 pub const CONFIG_HASH_ANNOTATION: &str = "coral.io/config-hash";
 const DATA_VOLUME: &str = "data";
 /// The distroless `nonroot` user of the colony image.
 const NONROOT_UID: i64 = 65532;
 
-/// The colony container and the volumes it needs (except a DuckDB PVC).
+/// The colony pod: its container, the volumes it mounts (except the data
+/// volume, which the StatefulSet claims and the Deployment adds) and the
+/// config hash that rolls it when `colony.yaml` changes.
 fn pod_template(colony: &Colony, image: &str, config_text: &str) -> PodTemplateSpec {
     let name = colony.name_any();
-    let spec = &colony.spec;
-    let mut volume_mounts = vec![
-        VolumeMount {
-            name: "config".into(),
-            mount_path: CONFIG_DIR.into(),
-            read_only: Some(true),
-            ..Default::default()
-        },
-        VolumeMount {
-            name: "keys".into(),
-            mount_path: KEYS_DIR.into(),
-            read_only: Some(true),
-            ..Default::default()
-        },
-        VolumeMount {
-            name: DATA_VOLUME.into(),
-            mount_path: DATA_DIR.into(),
-            ..Default::default()
-        },
-    ];
-    let mut volumes = vec![
-        Volume {
-            name: "config".into(),
-            config_map: Some(ConfigMapVolumeSource {
-                name: labels::colony_config_name(&name),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-        Volume {
-            name: "keys".into(),
-            secret: Some(SecretVolumeSource {
-                secret_name: Some(labels::colony_keys_name(&name)),
-                default_mode: Some(0o400),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-    ];
-    if let Some(reference) = spec
-        .storage
-        .clickhouse
-        .as_ref()
-        .and_then(|ch| ch.password_secret_ref.as_ref())
-    {
-        let dir = CLICKHOUSE_PASSWORD_FILE
-            .rsplit_once('/')
-            .map(|(dir, _)| dir)
-            .unwrap_or(CLICKHOUSE_PASSWORD_FILE);
-        volume_mounts.push(VolumeMount {
-            name: "clickhouse".into(),
-            mount_path: dir.into(),
-            read_only: Some(true),
-            ..Default::default()
-        });
-        volumes.push(Volume {
-            name: "clickhouse".into(),
-            secret: Some(SecretVolumeSource {
-                secret_name: Some(reference.name.clone()),
-                items: Some(vec![KeyToPath {
-                    key: reference.key.clone(),
-                    path: "password".into(),
-                    mode: None,
-                    user: None,
-                }]),
-                default_mode: Some(0o400),
-                ..Default::default()
-            }),
-            ..Default::default()
-        });
-    }
-    let mut ports = vec![
-        port("connect", CONNECT_PORT, "TCP"),
-        port("wireguard", spec.mesh.port, "UDP"),
-    ];
-    if spec.dashboard.enabled {
-        ports.push(port("dashboard", spec.dashboard.port, "TCP"));
-    }
-    let container = Container {
-        name: "colony".into(),
-        image: Some(image.into()),
-        args: Some(vec![
-            "--config".into(),
-            format!("{CONFIG_DIR}/{CONFIG_KEY}"),
-        ]),
-        ports: Some(ports),
-        volume_mounts: Some(volume_mounts),
-        resources: spec.resources.clone(),
-        readiness_probe: Some(Probe {
-            tcp_socket: Some(TCPSocketAction {
-                port: IntOrString::Int(CONNECT_PORT),
-                host: None,
-            }),
-            period_seconds: Some(10),
-            ..Default::default()
-        }),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            read_only_root_filesystem: Some(true),
-            // The mesh's TUN device needs NET_ADMIN, and Kubernetes cannot
-            // give a non-root process capabilities (that takes ambient ones),
-            // so the colony runs as uid 0 holding NET_ADMIN and nothing else.
-            run_as_user: Some(0),
-            run_as_non_root: Some(false),
-            capabilities: Some(Capabilities {
-                add: Some(vec!["NET_ADMIN".into()]),
-                drop: Some(vec!["ALL".into()]),
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
     PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(labels::colony_labels(&name)),
@@ -156,39 +48,122 @@ fn pod_template(colony: &Colony, image: &str, config_text: &str) -> PodTemplateS
         spec: Some(PodSpec {
             // Its Role lets the colony watch what its Connections select.
             service_account_name: Some(labels::colony_workload_name(&name)),
-            containers: vec![container],
-            volumes: Some(volumes),
-            // The distroless nonroot user by default (the colony container
-            // overrides it for the TUN device); fsGroup keeps the data volume
-            // (DuckDB file, WireGuard key) writable either way.
-            security_context: Some(PodSecurityContext {
-                run_as_user: Some(NONROOT_UID),
-                run_as_group: Some(NONROOT_UID),
-                fs_group: Some(NONROOT_UID),
-                seccomp_profile: Some(SeccompProfile {
-                    type_: "RuntimeDefault".into(),
-                    localhost_profile: None,
-                }),
-                ..Default::default()
-            }),
+            containers: vec![container(colony, image)],
+            volumes: Some(volumes(colony)),
+            security_context: Some(pod_security_context()),
             ..Default::default()
         }),
     }
 }
 
-fn port(name: &str, number: i32, protocol: &str) -> ContainerPort {
-    ContainerPort {
-        name: Some(name.into()),
-        container_port: number,
-        protocol: Some(protocol.into()),
+fn container(colony: &Colony, image: &str) -> Container {
+    Container {
+        name: "colony".into(),
+        image: Some(image.into()),
+        args: Some(vec![
+            "--config".into(),
+            format!("{CONFIG_DIR}/{CONFIG_KEY}"),
+        ]),
+        ports: Some(ports(colony)),
+        volume_mounts: Some(volume_mounts(colony)),
+        resources: colony.spec.resources.clone(),
+        readiness_probe: Some(tcp_probe(CONNECT_PORT, 10)),
+        security_context: Some(container_security_context()),
         ..Default::default()
     }
 }
 
-fn selector(colony_name: &str) -> LabelSelector {
-    LabelSelector {
-        match_labels: Some(labels::colony_selector_labels(colony_name)),
-        match_expressions: None,
+fn ports(colony: &Colony) -> Vec<ContainerPort> {
+    let spec = &colony.spec;
+    let mut ports = vec![
+        container_port("connect", CONNECT_PORT, "TCP"),
+        container_port("wireguard", spec.mesh.port, "UDP"),
+    ];
+    if spec.dashboard.enabled {
+        ports.push(container_port("dashboard", spec.dashboard.port, "TCP"));
+    }
+    ports
+}
+
+fn volume_mounts(colony: &Colony) -> Vec<VolumeMount> {
+    let mut mounts = vec![
+        mount("config", CONFIG_DIR, true),
+        mount("keys", KEYS_DIR, true),
+        mount(DATA_VOLUME, DATA_DIR, false),
+    ];
+    if let Some((password_mount, _)) = clickhouse_password(colony) {
+        mounts.push(password_mount);
+    }
+    mounts
+}
+
+fn volumes(colony: &Colony) -> Vec<Volume> {
+    let name = colony.name_any();
+    let mut volumes = vec![
+        config_map_volume("config", &labels::colony_config_name(&name)),
+        secret_volume(
+            "keys",
+            &labels::colony_keys_name(&name),
+            Some(OWNER_READ_ONLY),
+        ),
+    ];
+    if let Some((_, password_volume)) = clickhouse_password(colony) {
+        volumes.push(password_volume);
+    }
+    volumes
+}
+
+/// The mount and volume of the ClickHouse password, when the Colony names
+/// a Secret key for it: the file `colony.yaml` points to.
+fn clickhouse_password(colony: &Colony) -> Option<(VolumeMount, Volume)> {
+    let reference = colony
+        .spec
+        .storage
+        .clickhouse
+        .as_ref()?
+        .password_secret_ref
+        .as_ref()?;
+    let dir = CLICKHOUSE_PASSWORD_FILE
+        .rsplit_once('/')
+        .map(|(dir, _)| dir)
+        .unwrap_or(CLICKHOUSE_PASSWORD_FILE);
+    Some((
+        mount("clickhouse", dir, true),
+        secret_key_volume(
+            "clickhouse",
+            &reference.name,
+            &reference.key,
+            "password",
+            Some(OWNER_READ_ONLY),
+        ),
+    ))
+}
+
+/// The mesh's TUN device needs NET_ADMIN, and Kubernetes cannot give a
+/// non-root process capabilities (that takes ambient ones), so the colony
+/// runs as uid 0 holding NET_ADMIN and nothing else.
+fn container_security_context() -> SecurityContext {
+    SecurityContext {
+        run_as_user: Some(0),
+        run_as_non_root: Some(false),
+        capabilities: Some(only_capabilities(["NET_ADMIN"])),
+        ..locked_down()
+    }
+}
+
+/// The distroless nonroot user by default (the colony container overrides
+/// it for the TUN device); fsGroup keeps the data volume (DuckDB file,
+/// WireGuard key) writable either way.
+fn pod_security_context() -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_user: Some(NONROOT_UID),
+        run_as_group: Some(NONROOT_UID),
+        fs_group: Some(NONROOT_UID),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".into(),
+            localhost_profile: None,
+        }),
+        ..Default::default()
     }
 }
 
@@ -225,7 +200,7 @@ pub fn stateful_set(
         spec: StatefulSetSpec {
             replicas: Some(1),
             service_name: Some(labels::colony_workload_name(&name)),
-            selector: selector(&name),
+            selector: match_labels(labels::colony_selector_labels(&name)),
             template: pod_template(colony, image, config_text),
             volume_claim_templates: Some(vec![claim]),
             ..Default::default()
@@ -244,17 +219,15 @@ pub fn deployment(
     let name = colony.name_any();
     let mut template = pod_template(colony, image, config_text);
     if let Some(pod) = template.spec.as_mut() {
-        pod.volumes.get_or_insert_with(Vec::new).push(Volume {
-            name: DATA_VOLUME.into(),
-            empty_dir: Some(EmptyDirVolumeSource::default()),
-            ..Default::default()
-        });
+        pod.volumes
+            .get_or_insert_with(Vec::new)
+            .push(empty_dir_volume(DATA_VOLUME));
     }
     Deployment {
         metadata,
         spec: DeploymentSpec {
             replicas: Some(1),
-            selector: selector(&name),
+            selector: match_labels(labels::colony_selector_labels(&name)),
             // One mesh hub at a time: the old pod goes before the new one starts.
             strategy: Some(DeploymentStrategy {
                 type_: Some("Recreate".into()),

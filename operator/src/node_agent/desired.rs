@@ -1,19 +1,22 @@
 //! The desired node-agent children: the colonies Secret and the DaemonSet.
 //! Pure: unit-tested without a cluster.
 
+use std::collections::BTreeMap;
+
 use coral_colony_config::AgentColoniesFile;
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction,
-    HostPathVolumeSource, ObjectFieldSelector, PodSpec, PodTemplateSpec, Probe, Secret,
-    SecretVolumeSource, SecurityContext, Volume, VolumeMount,
+    Container, EnvVar, PodSpec, PodTemplateSpec, Secret, SecurityContext, Volume, VolumeMount,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
-use super::colonies;
+use super::{NodeAgentSettings, colonies};
 use crate::context::OperatorConfig;
 use crate::labels::{self, NODE_AGENT_NAME};
+use crate::pod_spec::{
+    container_port, env_from_field, env_value, host_path_volume, http_probe, locked_down,
+    match_labels, mount, only_capabilities, secret_volume,
+};
 
 /// Linux capabilities the agent needs instead of `privileged`: loading eBPF
 /// programs (BPF, PERFMON), raising memlock for maps (SYS_RESOURCE), the
@@ -51,96 +54,9 @@ pub fn build(
 /// uninstalling the operator garbage-collects the DaemonSet too.
 pub fn daemon_set(config: &OperatorConfig, owner: Option<OwnerReference>) -> DaemonSet {
     let settings = &config.node_agent;
-    let host_path = |name: &str, path: &str, type_: &str| Volume {
-        name: name.into(),
-        host_path: Some(HostPathVolumeSource {
-            path: path.into(),
-            type_: Some(type_.into()),
-        }),
-        ..Default::default()
-    };
-    let mount = |name: &str, path: &str, read_only: bool| VolumeMount {
-        name: name.into(),
-        mount_path: path.into(),
-        // The apiserver drops `readOnly: false`; leave it unset so live matches desired.
-        read_only: read_only.then_some(true),
-        ..Default::default()
-    };
-    let value = |name: &str, value: String| EnvVar {
-        name: name.into(),
-        value: Some(value),
-        value_from: None,
-    };
-    let probe = |path: &str| Probe {
-        http_get: Some(HTTPGetAction {
-            path: Some(path.into()),
-            port: IntOrString::String("metrics".into()),
-            ..Default::default()
-        }),
-        period_seconds: Some(10),
-        ..Default::default()
-    };
-    let container = Container {
-        name: "node-agent".into(),
-        image: Some(config.node_agent_image.clone()),
-        image_pull_policy: settings.image_pull_policy.clone(),
-        env: Some(vec![
-            EnvVar {
-                name: "NODE_NAME".into(),
-                value_from: Some(EnvVarSource {
-                    field_ref: Some(ObjectFieldSelector {
-                        field_path: "spec.nodeName".into(),
-                        api_version: None,
-                    }),
-                    ..Default::default()
-                }),
-                value: None,
-            },
-            value("CORAL_LOG_LEVEL", settings.log_level.clone()),
-            value("CORAL_LOG_FORMAT", settings.log_format.clone()),
-            value(
-                "CORAL_DRAIN_INTERVAL",
-                settings.drain_interval_seconds.to_string(),
-            ),
-            value(
-                "CORAL_METRICS_ADDR",
-                format!("0.0.0.0:{}", settings.metrics_port),
-            ),
-            value("CORAL_COLONIES_FILE", colonies::FILE_PATH.into()),
-        ]),
-        ports: Some(vec![ContainerPort {
-            name: Some("metrics".into()),
-            container_port: i32::from(settings.metrics_port),
-            protocol: Some("TCP".into()),
-            ..Default::default()
-        }]),
-        liveness_probe: Some(probe("/healthz")),
-        readiness_probe: Some(probe("/readyz")),
-        resources: settings.resources.clone(),
-        volume_mounts: Some(vec![
-            mount("bpffs", "/sys/fs/bpf", false),
-            mount("cgroup", "/sys/fs/cgroup", true),
-            mount("state", STATE_DIR, false),
-            mount("tun", "/dev/net/tun", false),
-            mount("colonies", colonies::MOUNT_DIR, true),
-        ]),
-        security_context: Some(SecurityContext {
-            privileged: Some(false),
-            allow_privilege_escalation: Some(false),
-            read_only_root_filesystem: Some(true),
-            capabilities: Some(Capabilities {
-                add: Some(CAPABILITIES.iter().map(|c| c.to_string()).collect()),
-                drop: Some(vec!["ALL".into()]),
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
     // User labels first, so they can never replace the selector's.
     let mut pod_labels = settings.pod_labels.clone();
     pod_labels.extend(labels::node_agent_labels());
-    let non_empty =
-        |map: &std::collections::BTreeMap<String, String>| (!map.is_empty()).then(|| map.clone());
     DaemonSet {
         metadata: ObjectMeta {
             name: Some(NODE_AGENT_NAME.into()),
@@ -150,61 +66,122 @@ pub fn daemon_set(config: &OperatorConfig, owner: Option<OwnerReference>) -> Dae
             ..Default::default()
         },
         spec: DaemonSetSpec {
-            selector: LabelSelector {
-                match_labels: Some(labels::node_agent_selector_labels()),
-                match_expressions: None,
-            },
+            selector: match_labels(labels::node_agent_selector_labels()),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(pod_labels),
                     annotations: non_empty(&settings.pod_annotations),
                     ..Default::default()
                 }),
-                spec: Some(PodSpec {
-                    service_account_name: Some(NODE_AGENT_NAME.into()),
-                    // Host PIDs map sockets to pods through /proc.
-                    host_pid: Some(true),
-                    containers: vec![container],
-                    volumes: Some(vec![
-                        host_path("bpffs", "/sys/fs/bpf", "Directory"),
-                        host_path("cgroup", "/sys/fs/cgroup", "Directory"),
-                        // The node's WireGuard key and batch sequence outlive
-                        // the pod; the root filesystem is read-only.
-                        host_path("state", STATE_DIR, "DirectoryOrCreate"),
-                        // Container runtimes do not pass the TUN device by default.
-                        host_path("tun", "/dev/net/tun", "CharDevice"),
-                        // Which colonies to join (tokens included). A whole
-                        // directory, not a subPath: the kubelet then updates
-                        // the file when the Secret changes. Not optional: the
-                        // operator applies the Secret before the DaemonSet,
-                        // and an agent without the file has nothing to do.
-                        // `defaultMode` is left to the apiserver's 0644 so
-                        // that the live object carries every desired field.
-                        Volume {
-                            name: "colonies".into(),
-                            secret: Some(SecretVolumeSource {
-                                secret_name: Some(colonies::SECRET_NAME.into()),
-                                ..Default::default()
-                            }),
-                            ..Default::default()
-                        },
-                    ]),
-                    tolerations: (!settings.tolerations.is_empty())
-                        .then(|| settings.tolerations.clone()),
-                    node_selector: non_empty(&settings.node_selector),
-                    priority_class_name: settings
-                        .priority_class_name
-                        .clone()
-                        .filter(|name| !name.is_empty()),
-                    image_pull_secrets: (!settings.image_pull_secrets.is_empty())
-                        .then(|| settings.image_pull_secrets.clone()),
-                    ..Default::default()
-                }),
+                spec: Some(pod_spec(config)),
             },
             ..Default::default()
         },
         status: None,
     }
+}
+
+/// The agent pod: host PIDs, the node paths it needs, and the scheduling
+/// settings of `--node-agent-settings`.
+fn pod_spec(config: &OperatorConfig) -> PodSpec {
+    let settings = &config.node_agent;
+    PodSpec {
+        service_account_name: Some(NODE_AGENT_NAME.into()),
+        // Host PIDs map sockets to pods through /proc.
+        host_pid: Some(true),
+        containers: vec![container(config)],
+        volumes: Some(volumes()),
+        tolerations: (!settings.tolerations.is_empty()).then(|| settings.tolerations.clone()),
+        node_selector: non_empty(&settings.node_selector),
+        priority_class_name: settings
+            .priority_class_name
+            .clone()
+            .filter(|name| !name.is_empty()),
+        image_pull_secrets: (!settings.image_pull_secrets.is_empty())
+            .then(|| settings.image_pull_secrets.clone()),
+        ..Default::default()
+    }
+}
+
+fn container(config: &OperatorConfig) -> Container {
+    let settings = &config.node_agent;
+    Container {
+        name: "node-agent".into(),
+        image: Some(config.node_agent_image.clone()),
+        image_pull_policy: settings.image_pull_policy.clone(),
+        env: Some(env(settings)),
+        ports: Some(vec![container_port(
+            "metrics",
+            i32::from(settings.metrics_port),
+            "TCP",
+        )]),
+        liveness_probe: Some(http_probe("/healthz", "metrics", 10)),
+        readiness_probe: Some(http_probe("/readyz", "metrics", 10)),
+        resources: settings.resources.clone(),
+        volume_mounts: Some(volume_mounts()),
+        security_context: Some(security_context()),
+        ..Default::default()
+    }
+}
+
+fn env(settings: &NodeAgentSettings) -> Vec<EnvVar> {
+    vec![
+        env_from_field("NODE_NAME", "spec.nodeName"),
+        env_value("CORAL_LOG_LEVEL", settings.log_level.clone()),
+        env_value("CORAL_LOG_FORMAT", settings.log_format.clone()),
+        env_value(
+            "CORAL_DRAIN_INTERVAL",
+            settings.drain_interval_seconds.to_string(),
+        ),
+        env_value(
+            "CORAL_METRICS_ADDR",
+            format!("0.0.0.0:{}", settings.metrics_port),
+        ),
+        env_value("CORAL_COLONIES_FILE", colonies::FILE_PATH),
+    ]
+}
+
+fn volume_mounts() -> Vec<VolumeMount> {
+    vec![
+        mount("bpffs", "/sys/fs/bpf", false),
+        mount("cgroup", "/sys/fs/cgroup", true),
+        mount("state", STATE_DIR, false),
+        mount("tun", "/dev/net/tun", false),
+        mount("colonies", colonies::MOUNT_DIR, true),
+    ]
+}
+
+fn volumes() -> Vec<Volume> {
+    vec![
+        host_path_volume("bpffs", "/sys/fs/bpf", "Directory"),
+        host_path_volume("cgroup", "/sys/fs/cgroup", "Directory"),
+        // The node's WireGuard key and batch sequence outlive the pod; the
+        // root filesystem is read-only.
+        host_path_volume("state", STATE_DIR, "DirectoryOrCreate"),
+        // Container runtimes do not pass the TUN device by default.
+        host_path_volume("tun", "/dev/net/tun", "CharDevice"),
+        // Which colonies to join (tokens included). A whole directory, not
+        // a subPath: the kubelet then updates the file when the Secret
+        // changes. Not optional: the operator applies the Secret before the
+        // DaemonSet, and an agent without the file has nothing to do.
+        // `defaultMode` is left to the apiserver's 0644 so that the live
+        // object carries every desired field.
+        secret_volume("colonies", colonies::SECRET_NAME, None),
+    ]
+}
+
+/// Not privileged: the capabilities in [`CAPABILITIES`] and no others.
+fn security_context() -> SecurityContext {
+    SecurityContext {
+        privileged: Some(false),
+        capabilities: Some(only_capabilities(CAPABILITIES)),
+        ..locked_down()
+    }
+}
+
+/// None for an empty map, so that an unset setting stays unset.
+fn non_empty(map: &BTreeMap<String, String>) -> Option<BTreeMap<String, String>> {
+    (!map.is_empty()).then(|| map.clone())
 }
 
 #[cfg(test)]

@@ -4,19 +4,18 @@ use std::collections::BTreeMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use coral_crds::Reef;
+use coral_crds::{Reef, ReefPublicEndpoint};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EnvVar, EnvVarSource, PodSpec, PodTemplateSpec, Secret,
-    SecretKeySelector, SecretVolumeSource, SecurityContext, Service, ServicePort, ServiceSpec,
-    Volume, VolumeMount,
+    Container, EnvVar, PodSpec, PodTemplateSpec, Secret, SecurityContext, Service, ServicePort,
+    ServiceSpec,
 };
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
     IngressServiceBackend, IngressSpec, IngressTLS, ServiceBackendPort,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{Resource, ResourceExt};
 use rand::RngCore;
@@ -24,6 +23,10 @@ use rand::RngCore;
 use super::{API_PORT, SIGNING_KEY};
 use crate::error::{Error, Result};
 use crate::labels;
+use crate::pod_spec::{
+    OWNER_READ_ONLY, container_port, env_from_secret, env_value, locked_down, match_labels, mount,
+    secret_volume,
+};
 
 const SIGNING_KEY_DIR: &str = "/var/run/coral/signing";
 
@@ -58,56 +61,57 @@ pub fn build(reef: &Reef, signing_key: &str, default_image: &str) -> Result<Reef
         ..Default::default()
     };
     let workload_name = labels::reef_workload_name(&name);
-    let spec = &reef.spec;
-    let from_clickhouse_secret = |env: &str, key: &str, optional: bool| EnvVar {
-        name: env.into(),
-        value_from: Some(EnvVarSource {
-            secret_key_ref: Some(SecretKeySelector {
-                name: spec.clickhouse.secret_ref.name.clone(),
-                key: key.into(),
-                optional: optional.then_some(true),
-            }),
+    Ok(ReefChildren {
+        signing_key: Secret {
+            metadata: meta(labels::reef_signing_key_name(&name)),
+            type_: Some("Opaque".into()),
+            data: Some(BTreeMap::from([(
+                SIGNING_KEY.to_string(),
+                ByteString(signing_key.as_bytes().to_vec()),
+            )])),
             ..Default::default()
-        }),
-        value: None,
-    };
-    let mut env = vec![
-        from_clickhouse_secret("CLICKHOUSE_URL", "url", false),
-        from_clickhouse_secret("CLICKHOUSE_USER", "user", true),
-        from_clickhouse_secret("CLICKHOUSE_PASSWORD", "password", true),
-        EnvVar {
-            name: "CLICKHOUSE_DATABASE".into(),
-            value: Some(spec.clickhouse.database.clone()),
-            value_from: None,
         },
-    ];
-    if let Some(llm) = &spec.llm {
-        env.push(EnvVar {
-            name: "CORAL_LLM_PROVIDER".into(),
-            value: Some(llm.provider.clone()),
-            value_from: None,
-        });
-        env.push(EnvVar {
-            name: "CORAL_LLM_MODEL".into(),
-            value: Some(llm.model.clone()),
-            value_from: None,
-        });
-        if let Some(key) = &llm.api_key_secret_ref {
-            env.push(EnvVar {
-                name: "CORAL_LLM_API_KEY".into(),
-                value_from: Some(EnvVarSource {
-                    secret_key_ref: Some(SecretKeySelector {
-                        name: key.name.clone(),
-                        key: key.key.clone(),
-                        optional: None,
-                    }),
+        deployment: deployment(reef, meta(workload_name.clone()), default_image),
+        service: service(reef, meta(workload_name.clone())),
+        ingress: reef
+            .spec
+            .public_endpoint
+            .as_ref()
+            .map(|public| ingress(public, meta(workload_name.clone()), &workload_name)),
+    })
+}
+
+fn deployment(reef: &Reef, metadata: ObjectMeta, default_image: &str) -> Deployment {
+    let name = reef.name_any();
+    Deployment {
+        metadata,
+        spec: DeploymentSpec {
+            replicas: Some(1),
+            selector: match_labels(labels::reef_selector_labels(&name)),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels::reef_labels(&name)),
                     ..Default::default()
                 }),
-                value: None,
-            });
-        }
+                spec: Some(PodSpec {
+                    containers: vec![container(reef, default_image)],
+                    volumes: Some(vec![secret_volume(
+                        "signing-key",
+                        &labels::reef_signing_key_name(&name),
+                        Some(OWNER_READ_ONLY),
+                    )]),
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        },
+        status: None,
     }
-    let container = Container {
+}
+
+fn container(reef: &Reef, default_image: &str) -> Container {
+    let spec = &reef.spec;
+    Container {
         name: "reef".into(),
         image: Some(
             spec.image
@@ -120,64 +124,55 @@ pub fn build(reef: &Reef, signing_key: &str, default_image: &str) -> Result<Reef
             "--signing-key-file".into(),
             format!("{SIGNING_KEY_DIR}/{SIGNING_KEY}"),
         ]),
-        env: Some(env),
-        ports: Some(vec![ContainerPort {
-            name: Some("api".into()),
-            container_port: API_PORT,
-            protocol: Some("TCP".into()),
-            ..Default::default()
-        }]),
-        volume_mounts: Some(vec![VolumeMount {
-            name: "signing-key".into(),
-            mount_path: SIGNING_KEY_DIR.into(),
-            read_only: Some(true),
-            ..Default::default()
-        }]),
+        env: Some(env(reef)),
+        ports: Some(vec![container_port("api", API_PORT, "TCP")]),
+        volume_mounts: Some(vec![mount("signing-key", SIGNING_KEY_DIR, true)]),
         resources: spec.resources.clone(),
         security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            read_only_root_filesystem: Some(true),
             run_as_non_root: Some(true),
-            ..Default::default()
+            ..locked_down()
         }),
         ..Default::default()
-    };
-    let deployment = Deployment {
-        metadata: meta(workload_name.clone()),
-        spec: DeploymentSpec {
-            replicas: Some(1),
-            selector: LabelSelector {
-                match_labels: Some(labels::reef_selector_labels(&name)),
-                match_expressions: None,
-            },
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels::reef_labels(&name)),
-                    ..Default::default()
-                }),
-                spec: Some(PodSpec {
-                    containers: vec![container],
-                    volumes: Some(vec![Volume {
-                        name: "signing-key".into(),
-                        secret: Some(SecretVolumeSource {
-                            secret_name: Some(labels::reef_signing_key_name(&name)),
-                            default_mode: Some(0o400),
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    }]),
-                    ..Default::default()
-                }),
-            },
-            ..Default::default()
-        },
-        status: None,
-    };
-    let service = Service {
-        metadata: meta(workload_name.clone()),
+    }
+}
+
+/// ClickHouse from the Secret the Reef names (`url` required, `user` and
+/// `password` optional), then the LLM settings when the Reef has them.
+fn env(reef: &Reef) -> Vec<EnvVar> {
+    let spec = &reef.spec;
+    let clickhouse_secret = &spec.clickhouse.secret_ref.name;
+    let mut env = vec![
+        env_from_secret("CLICKHOUSE_URL", clickhouse_secret, "url", None),
+        env_from_secret("CLICKHOUSE_USER", clickhouse_secret, "user", Some(true)),
+        env_from_secret(
+            "CLICKHOUSE_PASSWORD",
+            clickhouse_secret,
+            "password",
+            Some(true),
+        ),
+        env_value("CLICKHOUSE_DATABASE", spec.clickhouse.database.clone()),
+    ];
+    if let Some(llm) = &spec.llm {
+        env.push(env_value("CORAL_LLM_PROVIDER", llm.provider.clone()));
+        env.push(env_value("CORAL_LLM_MODEL", llm.model.clone()));
+        if let Some(key) = &llm.api_key_secret_ref {
+            env.push(env_from_secret(
+                "CORAL_LLM_API_KEY",
+                &key.name,
+                &key.key,
+                None,
+            ));
+        }
+    }
+    env
+}
+
+fn service(reef: &Reef, metadata: ObjectMeta) -> Service {
+    Service {
+        metadata,
         spec: Some(ServiceSpec {
             type_: Some("ClusterIP".into()),
-            selector: Some(labels::reef_selector_labels(&name)),
+            selector: Some(labels::reef_selector_labels(&reef.name_any())),
             ports: Some(vec![ServicePort {
                 name: Some("api".into()),
                 port: API_PORT,
@@ -188,9 +183,14 @@ pub fn build(reef: &Reef, signing_key: &str, default_image: &str) -> Result<Reef
             ..Default::default()
         }),
         status: None,
-    };
-    let ingress = spec.public_endpoint.as_ref().map(|public| Ingress {
-        metadata: meta(workload_name.clone()),
+    }
+}
+
+/// Routes every path of the public host to the Service's `api` port, with
+/// TLS when the Reef names a certificate Secret.
+fn ingress(public: &ReefPublicEndpoint, metadata: ObjectMeta, service_name: &str) -> Ingress {
+    Ingress {
+        metadata,
         spec: Some(IngressSpec {
             ingress_class_name: public.ingress_class_name.clone(),
             tls: public.tls_secret_ref.as_ref().map(|tls| {
@@ -207,7 +207,7 @@ pub fn build(reef: &Reef, signing_key: &str, default_image: &str) -> Result<Reef
                         path_type: "Prefix".into(),
                         backend: IngressBackend {
                             service: Some(IngressServiceBackend {
-                                name: workload_name.clone(),
+                                name: service_name.into(),
                                 port: Some(ServiceBackendPort {
                                     name: Some("api".into()),
                                     number: None,
@@ -221,21 +221,7 @@ pub fn build(reef: &Reef, signing_key: &str, default_image: &str) -> Result<Reef
             default_backend: None,
         }),
         status: None,
-    });
-    Ok(ReefChildren {
-        signing_key: Secret {
-            metadata: meta(labels::reef_signing_key_name(&name)),
-            type_: Some("Opaque".into()),
-            data: Some(BTreeMap::from([(
-                SIGNING_KEY.to_string(),
-                ByteString(signing_key.as_bytes().to_vec()),
-            )])),
-            ..Default::default()
-        },
-        deployment,
-        service,
-        ingress,
-    })
+    }
 }
 
 /// Where clients reach the reef: the public host when set, else the Service.
