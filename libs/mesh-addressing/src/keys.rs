@@ -6,8 +6,8 @@ use std::str::FromStr;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use boringtun::x25519;
 use rand_core::OsRng;
+use x25519_dalek as x25519;
 
 /// Why a key string was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -47,7 +47,8 @@ impl SecretKey {
         STANDARD.encode(self.0.to_bytes())
     }
 
-    pub(crate) fn x25519(&self) -> &x25519::StaticSecret {
+    /// The key as the WireGuard implementation takes it.
+    pub fn x25519(&self) -> &x25519::StaticSecret {
         &self.0
     }
 }
@@ -79,7 +80,8 @@ impl PublicKey {
         STANDARD.encode(self.0.as_bytes())
     }
 
-    pub(crate) fn x25519(&self) -> x25519::PublicKey {
+    /// The key as the WireGuard implementation takes it.
+    pub fn x25519(&self) -> x25519::PublicKey {
         self.0
     }
 }

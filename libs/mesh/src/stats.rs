@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::cidr::IpCidr;
-use crate::keys::PublicKey;
+use coral_mesh_addressing::IpCidr;
+use coral_mesh_addressing::PublicKey;
 
 /// Totals since the interface started.
 #[derive(Clone, Debug, Default)]

@@ -16,7 +16,7 @@ use tun_rs::AsyncDevice;
 
 use crate::config::{MeshConfig, PeerConfig};
 use crate::error::MeshError;
-use crate::keys::{PublicKey, SecretKey};
+use coral_mesh_addressing::{PublicKey, SecretKey};
 use crate::peer::Peer;
 use crate::peer_table::PeerTable;
 use crate::stats::{Counters, MeshStats};

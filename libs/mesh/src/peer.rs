@@ -7,7 +7,7 @@ use std::time::Instant;
 use boringtun::noise::Tunn;
 
 use crate::config::PeerConfig;
-use crate::keys::SecretKey;
+use coral_mesh_addressing::SecretKey;
 use crate::stats::PeerStats;
 
 pub(crate) struct Peer {

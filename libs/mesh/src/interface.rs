@@ -8,7 +8,7 @@ use tracing::Instrument;
 use crate::config::{MeshConfig, PeerConfig};
 use crate::device_loop::{Command, DeviceLoop};
 use crate::error::MeshError;
-use crate::keys::PublicKey;
+use coral_mesh_addressing::PublicKey;
 use crate::stats::MeshStats;
 use crate::udp::Udp;
 

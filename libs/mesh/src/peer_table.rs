@@ -7,9 +7,9 @@ use std::net::IpAddr;
 
 use rand_core::{OsRng, RngCore};
 
-use crate::cidr::IpCidr;
+use coral_mesh_addressing::IpCidr;
 use crate::config::PeerConfig;
-use crate::keys::{PublicKey, SecretKey};
+use coral_mesh_addressing::{PublicKey, SecretKey};
 use crate::peer::Peer;
 
 /// boringtun keeps 24 bits of the index for the peer (it adds 8 of its own).

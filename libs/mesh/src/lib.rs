@@ -14,20 +14,17 @@
 //! # }
 //! ```
 
-mod cidr;
 mod config;
 mod device_loop;
 mod error;
 mod interface;
 mod join;
-mod keys;
 mod peer;
 mod peer_table;
 mod stats;
 mod tun;
 mod udp;
 
-pub use cidr::{CidrError, IpCidr};
 pub use config::{
     DEFAULT_HUB_IPV4, DEFAULT_HUB_IPV6, DEFAULT_INTERFACE, DEFAULT_IPV4_PREFIX,
     DEFAULT_IPV6_PREFIX, DEFAULT_KEEPALIVE_SECS, DEFAULT_MTU, DEFAULT_PORT, MeshConfig, PeerConfig,
@@ -35,5 +32,11 @@ pub use config::{
 pub use error::MeshError;
 pub use interface::{MeshHandle, MeshInterface};
 pub use join::{ColonyJoin, resolve_endpoint, url_host};
-pub use keys::{KeyError, PublicKey, SecretKey};
 pub use stats::{MeshStats, PeerStats};
+
+// Addresses and keys come from the small addressing crate, so tools that
+// only parse or allocate them need not link the tunnel.
+pub use coral_mesh_addressing::{
+    CidrError, IpCidr, KeyError, MeshIpv4Cidr, MeshIpv6Cidr, MeshNetwork, NetworkError, PublicKey,
+    SecretKey, enrollment_token,
+};

@@ -3,8 +3,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use crate::cidr::IpCidr;
-use crate::keys::{PublicKey, SecretKey};
+use coral_mesh_addressing::IpCidr;
+use coral_mesh_addressing::{PublicKey, SecretKey};
 
 /// UDP port of the hub (the colony).
 pub const DEFAULT_PORT: u16 = 41580;

@@ -1,4 +1,6 @@
-//! An address block (`10.42.0.2/32`, `fd42::/64`): the allowed IPs of a peer.
+//! An address block (`10.42.0.2/32`, `fd42::/64`): a route or the allowed
+//! IPs of a peer. Any prefix length is valid here; [`crate::MeshNetwork`]
+//! holds the narrower rules for the networks a colony hands out.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

@@ -4,11 +4,11 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use crate::cidr::{CidrError, IpCidr};
+use coral_mesh_addressing::{CidrError, IpCidr};
 use crate::config::{
     DEFAULT_IPV6_PREFIX, DEFAULT_KEEPALIVE_SECS, DEFAULT_MTU, MeshConfig, PeerConfig,
 };
-use crate::keys::{PublicKey, SecretKey};
+use coral_mesh_addressing::{PublicKey, SecretKey};
 
 /// The colony as a spoke sees it, and the spoke's own mesh addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,2 +1,0 @@
-//! coral-reef: federation of many colonies. Not written yet; this crate holds
-//! no functionality.
