@@ -322,7 +322,7 @@ mod tests {
     }
 
     #[test]
-    fn seed_troubleshooting_snippet_parses_as_defaults() {
+    fn the_local_url_reaches_a_wildcard_bind_on_loopback() {
         let url = sample().local_url();
         assert_eq!(url, "http://127.0.0.1:9000");
     }

@@ -2,8 +2,6 @@
 //! as `wg genkey | tee priv | wg pubkey` print them), an enrollment token
 //! for agents and the colony id suffix.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use coral_mesh::SecretKey;
 use rand::RngCore;
 
@@ -35,18 +33,10 @@ pub fn public_key_of(private_key: &str) -> Option<String> {
     Some(private.public_key().to_base64())
 }
 
-/// 256 random bits, URL-safe base64.
-/// Never starts with '-' or '_', so that `--enrollment-token <token>` on a
-/// command line is not read as a flag.
+/// 256 random bits for agents to enroll with; see
+/// [`coral_mesh::enrollment_token`].
 pub fn enrollment_token() -> String {
-    loop {
-        let mut token = [0u8; 32];
-        rand::rng().fill_bytes(&mut token);
-        let text = URL_SAFE_NO_PAD.encode(token);
-        if text.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-            return text;
-        }
-    }
+    coral_mesh::enrollment_token()
 }
 
 /// Six lowercase hex digits, as in `my-app-dev-a1b2c3`, so that two colonies
@@ -57,6 +47,7 @@ pub fn id_suffix() -> String {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
     use base64::engine::general_purpose::STANDARD;
 
     use super::*;

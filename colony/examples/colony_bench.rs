@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use coral_colony::mesh_network::MeshNetwork;
+use coral_mesh::MeshNetwork;
 use coral_colony::rollup::minute_of;
 use coral_colony::service::{Colony, ColonySettings, unix_now};
 use coral_colony::store::clickhouse::local_server::LocalServer;

@@ -1,16 +1,20 @@
-//! Command-line flags and their environment variables.
+//! `coral-colony`'s command line: `--config colony.yaml` (as the operator
+//! renders it) and flags or environment variables that override it field
+//! by field. Every flag is optional; what none sets keeps the value of
+//! [`ColonySettings`], whose defaults and checks are the only ones.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::parser::ValueSource;
-use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
-use coral_colony_config::{ColonyConfigFile, ConfigFileError, StorageConfig};
-use coral_logging::{LogFormat, LogLevel};
+use clap::Parser;
+use clap::builder::{RangedU64ValueParser, TypedValueParser};
+use coral_colony_config::{
+    ColonySettings, ConfigFileError, SecretString, SettingsError, StorageSettings, defaults, limits,
+};
+use coral_mesh::{MeshIpv4Cidr, MeshIpv6Cidr};
+use coral_telemetry::{LogFormat, LogLevel};
 
-use crate::inventory::KubernetesColony;
-use crate::mesh_network::MeshNetwork;
 use crate::retention::Retention;
 
 #[derive(Debug, Clone, Parser)]
@@ -19,55 +23,59 @@ use crate::retention::Retention;
     version,
     about = "Colony: agents report flows to it; users and tools ask it about the application"
 )]
-pub struct Config {
+pub struct ColonyFlags {
     /// Config file (`colony.yaml`, as the operator writes it); flags and
     /// environment variables override its values.
     #[arg(long, env = "CORAL_COLONY_CONFIG")]
     pub config: Option<PathBuf>,
 
-    /// Colony id (default: <application>-<environment>).
+    /// Colony id [default: <application>-<environment>].
     #[arg(long, env = "CORAL_COLONY_ID")]
     pub colony_id: Option<String>,
 
-    #[arg(long, default_value = "my-app", env = "CORAL_APPLICATION")]
-    pub application: String,
+    /// Application observed [default: my-app].
+    #[arg(long, env = "CORAL_APPLICATION")]
+    pub application: Option<String>,
 
-    #[arg(long, default_value = "dev", env = "CORAL_ENVIRONMENT")]
-    pub environment: String,
+    /// Environment of the application [default: dev].
+    #[arg(long, env = "CORAL_ENVIRONMENT")]
+    pub environment: Option<String>,
 
     /// Where the colony keeps its state: the DuckDB file and its WireGuard
-    /// key (default: ~/.coral/colonies/<colony-id>).
+    /// key [default: ~/.coral/colonies/<colony-id>].
     #[arg(long, env = "CORAL_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
 
     /// Where flows are stored: embedded DuckDB, or a ClickHouse server for
-    /// large fleets.
-    #[arg(long, value_enum, default_value_t = StorageBackend::Duckdb, env = "CORAL_STORAGE")]
-    pub storage: StorageBackend,
+    /// large fleets [default: duckdb].
+    #[arg(long, value_enum, env = "CORAL_STORAGE")]
+    pub storage: Option<StorageBackend>,
 
     /// ClickHouse HTTP interface, e.g. http://clickhouse:8123 (with
     /// --storage clickhouse).
     #[arg(long, env = "CORAL_CLICKHOUSE_URL")]
     pub clickhouse_url: Option<String>,
 
-    /// ClickHouse database; created if missing.
-    #[arg(long, default_value = crate::store::clickhouse::DEFAULT_DATABASE, env = "CORAL_CLICKHOUSE_DATABASE")]
-    pub clickhouse_database: String,
+    /// ClickHouse database; created if missing [default: coral].
+    #[arg(long, env = "CORAL_CLICKHOUSE_DATABASE")]
+    pub clickhouse_database: Option<String>,
 
-    #[arg(long, default_value = "default", env = "CORAL_CLICKHOUSE_USER")]
-    pub clickhouse_user: String,
+    /// ClickHouse user [default: default].
+    #[arg(long, env = "CORAL_CLICKHOUSE_USER")]
+    pub clickhouse_user: Option<String>,
 
     /// File holding the ClickHouse password (a mounted Secret; none: empty).
     #[arg(long, env = "CORAL_CLICKHOUSE_PASSWORD_FILE")]
     pub clickhouse_password_file: Option<PathBuf>,
 
-    /// Port serving gRPC and Connect-JSON (0 picks a free port and logs it).
-    #[arg(long, default_value_t = 9000, env = "CORAL_CONNECT_PORT")]
-    pub connect_port: u16,
+    /// Port serving gRPC and Connect-JSON (0 picks a free port and logs it)
+    /// [default: 9000].
+    #[arg(long, env = "CORAL_CONNECT_PORT")]
+    pub connect_port: Option<u16>,
 
-    /// Address to listen on.
-    #[arg(long, default_value = "0.0.0.0", env = "CORAL_BIND")]
-    pub bind: IpAddr,
+    /// Address to listen on [default: 0.0.0.0].
+    #[arg(long, env = "CORAL_BIND")]
+    pub bind: Option<IpAddr>,
 
     /// Token agents present to enroll (prefer --enrollment-token-file).
     #[arg(long, env = "CORAL_ENROLLMENT_TOKEN", hide_env_values = true)]
@@ -81,23 +89,29 @@ pub struct Config {
     )]
     pub enrollment_token_file: Option<PathBuf>,
 
-    /// Mesh network agents get addresses from (.1 is the colony).
-    #[arg(long, default_value = "10.42.0.0/16", env = "CORAL_MESH_IPV4_CIDR")]
-    pub mesh_ipv4_cidr: MeshNetwork,
+    /// IPv4 mesh network agents get addresses from (.1 is the colony; a
+    /// prefix from /8 to /30) [default: 10.42.0.0/16].
+    #[arg(long, env = "CORAL_MESH_IPV4_CIDR")]
+    pub mesh_ipv4_cidr: Option<MeshIpv4Cidr>,
 
-    /// WireGuard endpoint advertised to agents and discovery (host:port;
-    /// default ":<wireguard-port>", which agents read as the host they
-    /// enrolled through).
+    /// IPv6 mesh network, a /64 (agents get the same host number in it)
+    /// [default: fd42::/64].
+    #[arg(long, env = "CORAL_MESH_IPV6_CIDR")]
+    pub mesh_ipv6_cidr: Option<MeshIpv6Cidr>,
+
+    /// WireGuard endpoint advertised to agents and discovery (host:port)
+    /// [default: ":<wireguard-port>", which agents read as the host they
+    /// enrolled through].
     #[arg(long, env = "CORAL_PUBLIC_ENDPOINT")]
     pub public_endpoint: Option<String>,
 
-    /// UDP port of the colony's WireGuard mesh hub.
-    #[arg(long, default_value_t = coral_mesh::DEFAULT_PORT, env = "CORAL_WIREGUARD_PORT")]
-    pub wireguard_port: u16,
+    /// UDP port of the colony's WireGuard mesh hub [default: 41580].
+    #[arg(long, env = "CORAL_WIREGUARD_PORT")]
+    pub wireguard_port: Option<u16>,
 
-    /// Name of the mesh's TUN device.
-    #[arg(long, default_value = coral_mesh::DEFAULT_INTERFACE, env = "CORAL_MESH_INTERFACE")]
-    pub mesh_interface: String,
+    /// Name of the mesh's TUN device [default: coral0].
+    #[arg(long, env = "CORAL_MESH_INTERFACE")]
+    pub mesh_interface: Option<String>,
 
     /// Run without the WireGuard mesh: agents then report on the connect
     /// port, unencrypted (local development without CAP_NET_ADMIN only).
@@ -105,7 +119,7 @@ pub struct Config {
     pub no_mesh: bool,
 
     /// File holding the colony's WireGuard private key (as `wg genkey`
-    /// prints it); default: generated once into the data directory.
+    /// prints it) [default: generated once into the data directory].
     #[arg(long, env = "CORAL_WIREGUARD_KEY_FILE")]
     pub wireguard_key_file: Option<PathBuf>,
 
@@ -115,9 +129,9 @@ pub struct Config {
     pub discovery_endpoint: Option<String>,
 
     /// Seconds between discovery registrations (keep it under the
-    /// discovery TTL).
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=3_600))]
-    pub discovery_interval: u32,
+    /// discovery TTL) [default: 60].
+    #[arg(long, value_parser = within(limits::DISCOVERY_INTERVAL_SECONDS))]
+    pub discovery_interval: Option<u32>,
 
     /// In Kubernetes: `NAMESPACE/NAME` of the Colony resource this colony
     /// serves. The colony then keeps the inventory of the components its
@@ -125,28 +139,31 @@ pub struct Config {
     /// needs list/watch on pods, deployments, statefulsets, daemonsets and
     /// connections in that namespace; the operator sets this up).
     #[arg(long, env = "CORAL_KUBERNETES_COLONY")]
-    pub kubernetes_colony: Option<KubernetesColony>,
+    pub kubernetes_colony: Option<String>,
 
-    /// Seconds between inventory passes over the watched objects.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=3_600))]
-    pub inventory_interval: u32,
+    /// Seconds between inventory passes over the watched objects
+    /// [default: 5].
+    #[arg(long, value_parser = within(limits::INVENTORY_INTERVAL_SECONDS))]
+    pub inventory_interval: Option<u32>,
 
     /// Days minute rollups (and the batch ledger) are kept; older ones are
-    /// folded into hourly rollups.
-    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=365))]
-    pub retention_days: u32,
+    /// folded into hourly rollups [default: 7].
+    #[arg(long, value_parser = within(limits::FLOW_DAYS))]
+    pub retention_days: Option<u32>,
 
-    /// Days hourly rollups are kept (at least --retention-days).
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3_650))]
-    pub hourly_retention_days: u32,
+    /// Days hourly rollups are kept (at least --retention-days)
+    /// [default: 30].
+    #[arg(long, value_parser = within(limits::HOURLY_FLOW_DAYS))]
+    pub hourly_retention_days: Option<u32>,
 
-    /// Days events (deploys, restarts, OOM kills, scaling) are kept.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3_650))]
-    pub event_retention_days: u32,
+    /// Days events (deploys, restarts, OOM kills, scaling) are kept
+    /// [default: 30].
+    #[arg(long, value_parser = within(limits::EVENT_DAYS))]
+    pub event_retention_days: Option<u32>,
 
-    /// Seconds between retention purges.
-    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..=86_400))]
-    pub purge_interval: u32,
+    /// Seconds between retention purges [default: 600].
+    #[arg(long, value_parser = within(limits::PURGE_INTERVAL_SECONDS))]
+    pub purge_interval: Option<u32>,
 
     #[arg(long, value_enum, default_value_t = LogLevel::Info, env = "CORAL_LOG_LEVEL")]
     pub log_level: LogLevel,
@@ -154,6 +171,12 @@ pub struct Config {
     /// Log format: human on a terminal and JSON otherwise, unless chosen.
     #[arg(long, value_enum, default_value_t = LogFormat::Auto, env = "CORAL_LOG_FORMAT")]
     pub log_format: LogFormat,
+}
+
+/// A flag's accepted range, taken from the settings' own limits so the
+/// flag and the file agree; clap then names the flag in its error.
+fn within(range: std::ops::RangeInclusive<u32>) -> impl TypedValueParser<Value = u32> {
+    RangedU64ValueParser::<u32>::new().range(u64::from(*range.start())..=u64::from(*range.end()))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -172,7 +195,7 @@ pub enum StorageChoice {
         url: String,
         database: String,
         user: String,
-        password: String,
+        password: SecretString,
     },
 }
 
@@ -194,12 +217,10 @@ pub enum ConfigError {
     NoDataDir,
     #[error(transparent)]
     File(#[from] ConfigFileError),
-    #[error("{field} in {path}: {detail}")]
-    FileValue {
-        path: PathBuf,
-        field: &'static str,
-        detail: String,
-    },
+    #[error("{0}")]
+    Settings(#[from] SettingsError),
+    #[error("--kubernetes-colony: {0}")]
+    KubernetesColony(String),
     #[error("--storage clickhouse needs --clickhouse-url, e.g. http://localhost:8123")]
     NoClickHouseUrl,
     #[error("cannot read the ClickHouse password file {path}: {source}")]
@@ -207,175 +228,171 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error(
-        "hourly rollups must be kept at least as long as minute rollups (they are made from \
-         them): --hourly-retention-days {hours} is less than --retention-days {minutes}"
-    )]
-    HourlyRetention { hours: u32, minutes: u32 },
 }
 
-impl Config {
-    /// Flags and environment, then `--config` for whatever neither set.
-    pub fn load() -> Result<Config, ConfigError> {
-        Self::load_from(std::env::args_os())
+impl ColonyFlags {
+    /// Flags and environment of this process, over `--config`.
+    pub fn load() -> Result<(ColonyFlags, ColonySettings), ConfigError> {
+        let flags = ColonyFlags::parse();
+        let settings = flags.settings()?;
+        Ok((flags, settings))
     }
 
-    pub fn load_from<I, T>(args: I) -> Result<Config, ConfigError>
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<std::ffi::OsString> + Clone,
-    {
-        let matches = Config::command().get_matches_from(args);
-        // The derive built the command, so its own matches always convert.
-        let mut config = Config::from_arg_matches(&matches).expect("matches of Config::command");
-        if let Some(path) = config.config.clone() {
-            let file = ColonyConfigFile::load(&path)?;
-            config.apply_file(&path, &file, &matches)?;
-        }
-        if config.hourly_retention_days < config.retention_days {
-            return Err(ConfigError::HourlyRetention {
-                hours: config.hourly_retention_days,
-                minutes: config.retention_days,
-            });
-        }
-        Ok(config)
+    /// The settings: `--config` (or the defaults), then each flag given.
+    pub fn settings(&self) -> Result<ColonySettings, ConfigError> {
+        let mut settings = match &self.config {
+            Some(path) => ColonySettings::load(path)?,
+            None => ColonySettings::default(),
+        };
+        self.apply(&mut settings)?;
+        settings.validate()?;
+        Ok(settings)
     }
 
-    /// Take each value from the file unless a flag or variable set it.
-    fn apply_file(
-        &mut self,
-        path: &std::path::Path,
-        file: &ColonyConfigFile,
-        matches: &ArgMatches,
-    ) -> Result<(), ConfigError> {
-        let unset = |id: &str| {
-            !matches!(
-                matches.value_source(id),
-                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
-            )
-        };
-        let bad = |field: &'static str, detail: String| ConfigError::FileValue {
-            path: path.to_owned(),
-            field,
-            detail,
-        };
-        if let StorageConfig::Clickhouse {
+    /// Overrides `settings` with every flag that was given.
+    pub fn apply(&self, settings: &mut ColonySettings) -> Result<(), ConfigError> {
+        fn set<T: Clone>(target: &mut T, flag: &Option<T>) {
+            if let Some(value) = flag {
+                *target = value.clone();
+            }
+        }
+        set(&mut settings.application, &self.application);
+        set(&mut settings.environment, &self.environment);
+        if self.colony_id.is_some() {
+            settings.colony_id = self.colony_id.clone();
+        }
+        set(&mut settings.connect_port, &self.connect_port);
+        set(&mut settings.bind, &self.bind);
+        self.apply_storage(&mut settings.storage)?;
+
+        let mesh = &mut settings.mesh;
+        mesh.enabled &= !self.no_mesh;
+        set(&mut mesh.ipv4_cidr, &self.mesh_ipv4_cidr);
+        set(&mut mesh.ipv6_cidr, &self.mesh_ipv6_cidr);
+        set(&mut mesh.listen_port, &self.wireguard_port);
+        set(&mut mesh.interface, &self.mesh_interface);
+        if self.public_endpoint.is_some() {
+            mesh.public_endpoint = self.public_endpoint.clone();
+        }
+        if self.wireguard_key_file.is_some() {
+            mesh.private_key_file = self.wireguard_key_file.clone();
+        }
+        // A token given on the command line replaces the file's, and the
+        // other way round: exactly one source is used.
+        if let Some(token) = &self.enrollment_token {
+            mesh.enrollment_token = Some(SecretString::new(token.clone()));
+            mesh.enrollment_token_file = None;
+        }
+        if let Some(path) = &self.enrollment_token_file {
+            mesh.enrollment_token_file = Some(path.clone());
+            mesh.enrollment_token = None;
+        }
+
+        if self.discovery_endpoint.is_some() {
+            settings.discovery_endpoint = self.discovery_endpoint.clone();
+        }
+        set(
+            &mut settings.discovery_interval_seconds,
+            &self.discovery_interval,
+        );
+        if self.kubernetes_colony.is_some() {
+            settings.kubernetes_colony = self.kubernetes_colony.clone();
+        }
+        set(
+            &mut settings.inventory_interval_seconds,
+            &self.inventory_interval,
+        );
+        let retention = &mut settings.retention;
+        set(&mut retention.flow_days, &self.retention_days);
+        set(&mut retention.hourly_flow_days, &self.hourly_retention_days);
+        set(&mut retention.event_days, &self.event_retention_days);
+        set(&mut retention.purge_interval_seconds, &self.purge_interval);
+        Ok(())
+    }
+
+    /// `--storage` switches the backend (keeping the data directory);
+    /// the ClickHouse flags then adjust a ClickHouse store.
+    fn apply_storage(&self, storage: &mut StorageSettings) -> Result<(), ConfigError> {
+        let data_dir = self
+            .data_dir
+            .clone()
+            .or_else(|| storage.data_dir().map(PathBuf::from));
+        match (self.storage, &*storage) {
+            (Some(StorageBackend::Duckdb), StorageSettings::Clickhouse { .. }) => {
+                *storage = StorageSettings::Duckdb { data_dir: None };
+            }
+            (Some(StorageBackend::Clickhouse), StorageSettings::Duckdb { .. }) => {
+                *storage = StorageSettings::Clickhouse {
+                    url: self
+                        .clickhouse_url
+                        .clone()
+                        .ok_or(ConfigError::NoClickHouseUrl)?,
+                    database: defaults::CLICKHOUSE_DATABASE.into(),
+                    user: defaults::CLICKHOUSE_USER.into(),
+                    password_file: None,
+                    data_dir: None,
+                };
+            }
+            _ => {}
+        }
+        if let StorageSettings::Clickhouse {
             url,
             database,
             user,
             password_file,
             ..
-        } = &file.storage
+        } = storage
         {
-            if unset("storage") {
-                self.storage = StorageBackend::Clickhouse;
+            if let Some(flag) = &self.clickhouse_url {
+                *url = flag.clone();
             }
-            if unset("clickhouse_url") {
-                self.clickhouse_url = Some(url.clone());
+            if let Some(flag) = &self.clickhouse_database {
+                *database = flag.clone();
             }
-            if unset("clickhouse_database") {
-                self.clickhouse_database = database.clone();
+            if let Some(flag) = &self.clickhouse_user {
+                *user = flag.clone();
             }
-            if unset("clickhouse_user") {
-                self.clickhouse_user = user.clone();
-            }
-            if unset("clickhouse_password_file") && password_file.is_some() {
-                self.clickhouse_password_file = password_file.clone();
+            if self.clickhouse_password_file.is_some() {
+                *password_file = self.clickhouse_password_file.clone();
             }
         }
-        if unset("application") {
-            self.application = file.application.clone();
-        }
-        if unset("environment") {
-            self.environment = file.environment.clone();
-        }
-        if unset("colony_id") && file.colony_id.is_some() {
-            self.colony_id = file.colony_id.clone();
-        }
-        if unset("connect_port") {
-            self.connect_port = file.connect_port;
-        }
-        if unset("data_dir") {
-            self.data_dir = Some(file.storage.data_dir().to_owned());
-        }
-        if unset("mesh_ipv4_cidr") {
-            self.mesh_ipv4_cidr = file
-                .mesh
-                .ipv4_cidr
-                .parse()
-                .map_err(|e: String| bad("mesh.ipv4Cidr", e))?;
-        }
-        if unset("public_endpoint")
-            && let Some(endpoint) = &file.mesh.public_endpoint
-        {
-            self.public_endpoint = Some(endpoint.clone());
-        }
-        if unset("wireguard_port") {
-            self.wireguard_port = file.mesh.listen_port;
-        }
-        if unset("wireguard_key_file") {
-            self.wireguard_key_file = Some(file.mesh.private_key_file.clone());
-        }
-        if unset("enrollment_token") && unset("enrollment_token_file") {
-            self.enrollment_token_file = Some(file.mesh.enrollment_token_file.clone());
-        }
-        if unset("discovery_endpoint") && file.discovery_endpoint.is_some() {
-            self.discovery_endpoint = file.discovery_endpoint.clone();
-        }
-        if unset("kubernetes_colony")
-            && let Some(colony) = &file.kubernetes_colony
-        {
-            self.kubernetes_colony = Some(colony.parse().map_err(|e| bad("kubernetesColony", e))?);
-        }
-        if unset("retention_days") {
-            if !(1..=365).contains(&file.retention.flow_days) {
-                return Err(bad("retention.flowDays", "must be 1 to 365".into()));
-            }
-            self.retention_days = file.retention.flow_days;
-        }
-        if unset("hourly_retention_days") {
-            if !(1..=3_650).contains(&file.retention.hourly_flow_days) {
-                return Err(bad("retention.hourlyFlowDays", "must be 1 to 3650".into()));
-            }
-            self.hourly_retention_days = file.retention.hourly_flow_days;
-        }
-        if unset("event_retention_days") {
-            if !(1..=3_650).contains(&file.retention.event_days) {
-                return Err(bad("retention.eventDays", "must be 1 to 3650".into()));
-            }
-            self.event_retention_days = file.retention.event_days;
+        if let Some(dir) = data_dir {
+            storage.set_data_dir(dir);
         }
         Ok(())
     }
+}
 
-    pub fn colony_id(&self) -> String {
-        self.colony_id
-            .clone()
-            .unwrap_or_else(|| format!("{}-{}", self.application, self.environment))
+/// What the colony needs at run time that settings only point to: files
+/// read, directories defaulted, durations made.
+pub trait RuntimeSettings {
+    fn data_dir_or_home(&self) -> Result<PathBuf, ConfigError>;
+    fn storage_choice(&self) -> Result<StorageChoice, ConfigError>;
+    fn enrollment_token(&self) -> Result<String, ConfigError>;
+    fn retention_periods(&self) -> Retention;
+    fn discovery_interval(&self) -> Duration;
+    fn inventory_interval(&self) -> Duration;
+    fn purge_interval(&self) -> Duration;
+}
+
+impl RuntimeSettings for ColonySettings {
+    fn data_dir_or_home(&self) -> Result<PathBuf, ConfigError> {
+        self.data_dir().ok_or(ConfigError::NoDataDir)
     }
 
-    pub fn data_dir(&self) -> Result<PathBuf, ConfigError> {
-        if let Some(dir) = &self.data_dir {
-            return Ok(dir.clone());
-        }
-        let home = std::env::var_os("HOME").ok_or(ConfigError::NoDataDir)?;
-        Ok(PathBuf::from(home)
-            .join(".coral")
-            .join("colonies")
-            .join(self.colony_id()))
-    }
-
-    pub fn storage(&self) -> Result<StorageChoice, ConfigError> {
-        match self.storage {
-            StorageBackend::Duckdb => Ok(StorageChoice::Duckdb {
-                data_dir: self.data_dir()?,
+    fn storage_choice(&self) -> Result<StorageChoice, ConfigError> {
+        match &self.storage {
+            StorageSettings::Duckdb { .. } => Ok(StorageChoice::Duckdb {
+                data_dir: self.data_dir_or_home()?,
             }),
-            StorageBackend::Clickhouse => {
-                let url = self
-                    .clickhouse_url
-                    .clone()
-                    .ok_or(ConfigError::NoClickHouseUrl)?;
-                let password = match &self.clickhouse_password_file {
+            StorageSettings::Clickhouse {
+                url,
+                database,
+                user,
+                password_file,
+                ..
+            } => {
+                let password = match password_file {
                     Some(path) => std::fs::read_to_string(path)
                         .map_err(|source| ConfigError::PasswordFile {
                             path: path.clone(),
@@ -386,18 +403,19 @@ impl Config {
                     None => String::new(),
                 };
                 Ok(StorageChoice::Clickhouse {
-                    url,
-                    database: self.clickhouse_database.clone(),
-                    user: self.clickhouse_user.clone(),
-                    password,
+                    url: url.clone(),
+                    database: database.clone(),
+                    user: user.clone(),
+                    password: SecretString::new(password),
                 })
             }
         }
     }
 
-    pub fn enrollment_token(&self) -> Result<String, ConfigError> {
-        let (token, where_) = match (&self.enrollment_token, &self.enrollment_token_file) {
-            (Some(token), _) => (token.clone(), "given".to_owned()),
+    fn enrollment_token(&self) -> Result<String, ConfigError> {
+        let mesh = &self.mesh;
+        let (token, where_) = match (&mesh.enrollment_token, &mesh.enrollment_token_file) {
+            (Some(token), _) => (token.expose().to_owned(), "given".to_owned()),
             (None, Some(path)) => {
                 let text =
                     std::fs::read_to_string(path).map_err(|source| ConfigError::TokenFile {
@@ -415,73 +433,81 @@ impl Config {
         Ok(token)
     }
 
-    pub fn retention(&self) -> Retention {
+    fn retention_periods(&self) -> Retention {
         let days = |n: u32| Duration::from_secs(u64::from(n) * 86_400);
         Retention {
-            minutes: days(self.retention_days),
-            hours: days(self.hourly_retention_days),
-            events: days(self.event_retention_days),
+            minutes: days(self.retention.flow_days),
+            hours: days(self.retention.hourly_flow_days),
+            events: days(self.retention.event_days),
         }
     }
 
-    pub fn discovery_interval(&self) -> Duration {
-        Duration::from_secs(self.discovery_interval.into())
+    fn discovery_interval(&self) -> Duration {
+        Duration::from_secs(self.discovery_interval_seconds.into())
     }
 
-    pub fn purge_interval(&self) -> Duration {
-        Duration::from_secs(self.purge_interval.into())
+    fn inventory_interval(&self) -> Duration {
+        Duration::from_secs(self.inventory_interval_seconds.into())
     }
 
-    /// The WireGuard endpoint agents and discovery are told: the one given,
-    /// else ":<port>" (no host: agents use the host they enrolled through).
-    pub fn advertised_endpoint(&self) -> String {
-        self.public_endpoint
-            .clone()
-            .unwrap_or_else(|| format!(":{}", self.wireguard_port))
+    fn purge_interval(&self) -> Duration {
+        Duration::from_secs(self.retention.purge_interval_seconds.into())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use coral_colony_config::MeshSettings;
+
+    fn settings_from<const N: usize>(args: [&str; N]) -> Result<ColonySettings, ConfigError> {
+        ColonyFlags::try_parse_from(args).unwrap().settings()
+    }
 
     #[test]
-    fn seed_defaults() {
-        let config = Config::parse_from(["coral-colony", "--enrollment-token", "t"]);
-        assert_eq!(config.connect_port, 9000);
-        assert_eq!(config.colony_id(), "my-app-dev");
-        assert_eq!(config.mesh_ipv4_cidr, MeshNetwork::default());
+    fn defaults_are_the_documented_ports_and_periods() {
+        let settings = settings_from(["coral-colony", "--enrollment-token", "t"]).unwrap();
+        assert_eq!(settings.connect_port, 9000);
+        assert_eq!(settings.colony_id(), "my-app-dev");
+        assert_eq!(settings.mesh.network(), coral_mesh::MeshNetwork::default());
         let days = |n: u64| Duration::from_secs(n * 86_400);
         assert_eq!(
-            config.retention(),
+            settings.retention_periods(),
             Retention {
                 minutes: days(7),
                 hours: days(30),
                 events: days(30),
             }
         );
-        assert_eq!(config.enrollment_token().unwrap(), "t");
-        assert!(!config.no_mesh);
-        assert_eq!(config.mesh_interface, "coral0");
-        // Like the discovery entry: no host, agents use the one they reached.
-        assert_eq!(config.advertised_endpoint(), ":41580");
+        assert_eq!(settings.enrollment_token().unwrap(), "t");
+        assert!(settings.mesh.enabled);
+        assert_eq!(settings.mesh.interface, "coral0");
+        // No host: agents use the one they reached the colony through.
+        assert_eq!(settings.mesh.advertised_endpoint(), ":41580");
     }
 
     #[test]
     fn mesh_flags() {
-        let config = Config::parse_from([
+        let settings = settings_from([
             "coral-colony",
             "--no-mesh",
             "--wireguard-port",
             "41581",
             "--public-endpoint",
             "colony.example.com:41581",
-        ]);
-        assert!(config.no_mesh);
-        assert_eq!(config.wireguard_port, 41581);
-        assert_eq!(config.advertised_endpoint(), "colony.example.com:41581");
-        let config = Config::parse_from(["coral-colony", "--wireguard-port", "5"]);
-        assert_eq!(config.advertised_endpoint(), ":5");
+            "--mesh-ipv6-cidr",
+            "fd43::/64",
+        ])
+        .unwrap();
+        assert!(!settings.mesh.enabled);
+        assert_eq!(settings.mesh.listen_port, 41581);
+        assert_eq!(
+            settings.mesh.advertised_endpoint(),
+            "colony.example.com:41581"
+        );
+        assert_eq!(settings.mesh.network().colony_ipv6().to_string(), "fd43::1");
+        let settings = settings_from(["coral-colony", "--wireguard-port", "5"]).unwrap();
+        assert_eq!(settings.mesh.advertised_endpoint(), ":5");
     }
 
     #[test]
@@ -490,49 +516,43 @@ mod tests {
         let path = dir.path().join("token");
         std::fs::write(&path, "s3cret\n").unwrap();
         let arg = path.to_str().unwrap();
-        let config = Config::parse_from(["x", "--enrollment-token-file", arg]);
-        assert_eq!(config.enrollment_token().unwrap(), "s3cret");
+        let settings = settings_from(["x", "--enrollment-token-file", arg]).unwrap();
+        assert_eq!(settings.enrollment_token().unwrap(), "s3cret");
         std::fs::write(&path, " \n").unwrap();
-        assert!(config.enrollment_token().is_err());
+        assert!(settings.enrollment_token().is_err());
         assert!(matches!(
-            Config::parse_from(["x"]).enrollment_token(),
+            settings_from(["x"]).unwrap().enrollment_token(),
             Err(ConfigError::NoToken)
         ));
     }
 
     fn operator_file(dir: &std::path::Path) -> std::path::PathBuf {
-        use coral_colony_config::*;
-        let file = ColonyConfigFile {
+        let settings = ColonySettings {
             application: "shop".into(),
             environment: "prod".into(),
-            colony_id: None,
             connect_port: 9100,
-            storage: StorageConfig::Duckdb {
-                data_dir: dir.join("data"),
+            storage: StorageSettings::Duckdb {
+                data_dir: Some(dir.join("data")),
             },
-            mesh: MeshConfig {
-                ipv4_cidr: "10.50.0.0/16".into(),
-                ipv6_cidr: "fd42::/64".into(),
-                listen_port: 41580,
+            mesh: MeshSettings {
+                ipv4_cidr: "10.50.0.0/16".parse().unwrap(),
                 public_endpoint: Some("colony.example.com:41580".into()),
-                private_key_file: dir.join("keys/wireguard.key"),
-                enrollment_token_file: dir.join("keys/token"),
+                private_key_file: Some(dir.join("keys/wireguard.key")),
+                enrollment_token_file: Some(dir.join("keys/token")),
+                ..MeshSettings::default()
             },
             discovery_endpoint: Some("http://discovery:8080".into()),
             kubernetes_colony: Some("shop/shop-prod".into()),
-            reef: None,
-            dashboard: DashboardConfig {
-                enabled: false,
-                port: 3000,
-            },
-            retention: RetentionConfig {
+            retention: coral_colony_config::RetentionSettings {
                 flow_days: 3,
                 hourly_flow_days: 20,
                 event_days: 14,
+                purge_interval_seconds: 600,
             },
+            ..ColonySettings::default()
         };
         let path = dir.join("colony.yaml");
-        std::fs::write(&path, file.to_yaml()).unwrap();
+        std::fs::write(&path, settings.to_yaml()).unwrap();
         path
     }
 
@@ -540,39 +560,44 @@ mod tests {
     fn the_operator_file_fills_what_flags_leave_unset() {
         let dir = tempfile::tempdir().unwrap();
         let path = operator_file(dir.path());
-        let config = Config::load_from(["x", "--config", path.to_str().unwrap()]).unwrap();
-        assert_eq!(config.colony_id(), "shop-prod");
-        assert_eq!(config.connect_port, 9100);
-        assert_eq!(config.data_dir().unwrap(), dir.path().join("data"));
-        assert_eq!(config.mesh_ipv4_cidr, "10.50.0.0/16".parse().unwrap());
+        let settings = settings_from(["x", "--config", path.to_str().unwrap()]).unwrap();
+        assert_eq!(settings.colony_id(), "shop-prod");
+        assert_eq!(settings.connect_port, 9100);
         assert_eq!(
-            config.public_endpoint.as_deref(),
+            settings.data_dir_or_home().unwrap(),
+            dir.path().join("data")
+        );
+        assert_eq!(
+            settings.mesh.ipv4_cidr,
+            "10.50.0.0/16".parse::<MeshIpv4Cidr>().unwrap()
+        );
+        assert_eq!(
+            settings.mesh.public_endpoint.as_deref(),
             Some("colony.example.com:41580")
         );
         assert_eq!(
-            config.enrollment_token_file,
+            settings.mesh.enrollment_token_file,
             Some(dir.path().join("keys/token"))
         );
         assert_eq!(
-            config.discovery_endpoint.as_deref(),
+            settings.discovery_endpoint.as_deref(),
             Some("http://discovery:8080")
         );
         let days = |n: u64| Duration::from_secs(n * 86_400);
         assert_eq!(
-            config.retention(),
+            settings.retention_periods(),
             Retention {
                 minutes: days(3),
                 hours: days(20),
                 events: days(14),
             }
         );
-        let colony = config.kubernetes_colony.clone().unwrap();
         assert_eq!(
-            (colony.namespace.as_str(), colony.name.as_str()),
-            ("shop", "shop-prod")
+            settings.kubernetes_colony.as_deref(),
+            Some("shop/shop-prod")
         );
 
-        let overridden = Config::load_from([
+        let overridden = settings_from([
             "x",
             "--config",
             path.to_str().unwrap(),
@@ -583,7 +608,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(overridden.connect_port, 0);
-        assert_eq!(overridden.enrollment_token_file, None);
+        assert_eq!(overridden.mesh.enrollment_token_file, None);
         assert_eq!(overridden.enrollment_token().unwrap(), "t");
     }
 
@@ -593,15 +618,15 @@ mod tests {
         let path = operator_file(dir.path());
         let text = std::fs::read_to_string(&path).unwrap();
         std::fs::write(&path, text.replace("10.50.0.0/16", "10.50.0.0")).unwrap();
-        let error = Config::load_from(["x", "--config", path.to_str().unwrap()])
+        let error = settings_from(["x", "--config", path.to_str().unwrap()])
             .unwrap_err()
             .to_string();
         assert!(
-            error.contains("mesh.ipv4Cidr") && error.contains("colony.yaml"),
+            error.contains("ipv4Cidr") && error.contains("colony.yaml"),
             "{error}"
         );
         let missing = dir.path().join("nope.yaml");
-        let error = Config::load_from(["x", "--config", missing.to_str().unwrap()])
+        let error = settings_from(["x", "--config", missing.to_str().unwrap()])
             .unwrap_err()
             .to_string();
         assert!(error.contains("nope.yaml"), "{error}");
@@ -609,25 +634,25 @@ mod tests {
 
     #[test]
     fn clickhouse_comes_from_flags_or_the_file() {
-        let config = Config::parse_from(["x", "--storage", "clickhouse"]);
         assert!(matches!(
-            config.storage(),
+            settings_from(["x", "--storage", "clickhouse"]),
             Err(ConfigError::NoClickHouseUrl)
         ));
-        let config = Config::parse_from([
+        let settings = settings_from([
             "x",
             "--storage",
             "clickhouse",
             "--clickhouse-url",
             "http://ch:8123",
-        ]);
+        ])
+        .unwrap();
         assert_eq!(
-            config.storage().unwrap(),
+            settings.storage_choice().unwrap(),
             StorageChoice::Clickhouse {
                 url: "http://ch:8123".into(),
                 database: "coral".into(),
                 user: "default".into(),
-                password: String::new(),
+                password: SecretString::new(String::new()),
             }
         );
 
@@ -644,15 +669,20 @@ mod tests {
             ),
         );
         std::fs::write(&path, text).unwrap();
-        let config = Config::load_from(["x", "--config", path.to_str().unwrap()]).unwrap();
+        let settings = settings_from(["x", "--config", path.to_str().unwrap()]).unwrap();
         assert_eq!(
-            config.storage().unwrap(),
+            settings.storage_choice().unwrap(),
             StorageChoice::Clickhouse {
                 url: "http://clickhouse:8123".into(),
                 database: "shop".into(),
                 user: "coral".into(),
-                password: "pw".into(),
+                password: SecretString::new("pw".into()),
             }
+        );
+        // The data directory stays the file's when the backend is ClickHouse.
+        assert_eq!(
+            settings.data_dir_or_home().unwrap(),
+            dir.path().join("data")
         );
     }
 
@@ -660,7 +690,10 @@ mod tests {
     fn refuses_bad_values() {
         for args in [
             &["x", "--retention-days", "0"][..],
+            &["x", "--retention-days", "366"],
             &["x", "--mesh-ipv4-cidr", "10.42.0.0"],
+            &["x", "--mesh-ipv4-cidr", "10.42.0.0/31"],
+            &["x", "--mesh-ipv6-cidr", "fd42::/48"],
             &[
                 "x",
                 "--enrollment-token",
@@ -670,9 +703,9 @@ mod tests {
             ],
             &["x", "--log-level", "trace"],
         ] {
-            assert!(Config::try_parse_from(args).is_err(), "{args:?}");
+            assert!(ColonyFlags::try_parse_from(args).is_err(), "{args:?}");
         }
-        let Err(short_hours) = Config::load_from([
+        let Err(short_hours) = settings_from([
             "x",
             "--retention-days",
             "14",
@@ -684,7 +717,8 @@ mod tests {
         assert!(
             short_hours
                 .to_string()
-                .contains("--hourly-retention-days 7")
+                .contains("--hourly-retention-days) 7"),
+            "{short_hours}"
         );
     }
 }

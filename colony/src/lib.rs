@@ -3,6 +3,10 @@
 //! status, agents, components, topology, edge series and events over gRPC
 //! and Connect-JSON on one port.
 
+// `config` still imports the log types from the crate's old name; the
+// alias keeps it building until it names `coral_telemetry`.
+extern crate coral_telemetry as coral_logging;
+
 pub mod app;
 pub mod config;
 pub mod discovery_registration;
@@ -11,7 +15,6 @@ pub mod identity;
 pub mod inventory;
 pub mod local_components;
 pub mod mesh_hub;
-pub mod mesh_network;
 pub mod metrics;
 pub mod peer_endpoints;
 pub mod retention;
@@ -21,6 +24,7 @@ pub mod service;
 pub mod store;
 pub mod validation;
 
-pub use config::Config;
+pub use config::{ColonyFlags, RuntimeSettings};
+pub use coral_colony_config::ColonySettings as Settings;
 pub use server::{ServeError, VERSION, run};
 pub use service::{Colony, ColonySettings};

@@ -1,7 +1,7 @@
 //! `coral-colony` binary: flags, logs, signals.
 
 use anyhow::{Context, Result};
-use coral_colony::Config;
+use coral_colony::ColonyFlags;
 
 // Ingest allocates and frees many small buffers per batch (decoding,
 // rollup, DuckDB's appender); glibc's malloc with its arena locks cost
@@ -11,10 +11,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let config = Config::load()?;
-    coral_logging::init(config.log_level, config.log_format);
-    let shutdown = coral_connect::shutdown_signal().context("cannot handle SIGINT/SIGTERM")?;
-    if let Err(error) = coral_colony::run(config, shutdown).await {
+    let (flags, settings) = ColonyFlags::load()?;
+    coral_telemetry::init(flags.log_level, flags.log_format);
+    let shutdown = coral_telemetry::shutdown_signal().context("cannot handle SIGINT/SIGTERM")?;
+    if let Err(error) = coral_colony::run(settings, shutdown).await {
         tracing::error!(%error, "Colony failed");
         return Err(error.into());
     }

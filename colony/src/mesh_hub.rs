@@ -6,10 +6,11 @@
 //! served on the hub's mesh address.
 
 use coral_mesh::{DEFAULT_IPV6_PREFIX, DEFAULT_MTU, SecretKey};
-use coral_mesh::{MeshConfig, MeshError, MeshHandle, MeshInterface, PeerConfig, PublicKey};
+use coral_mesh::{
+    MeshConfig, MeshError, MeshHandle, MeshInterface, MeshNetwork, PeerConfig, PublicKey,
+};
 
 use crate::error::ColonyError;
-use crate::mesh_network::MeshNetwork;
 use crate::peer_endpoints::Endpoints;
 use crate::store::AgentRecord;
 

@@ -13,7 +13,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::app::{self, ReflectionError};
-use crate::config::{Config, ConfigError, StorageChoice};
+use coral_colony_config::ColonySettings as Settings;
+
+use crate::config::{ConfigError, RuntimeSettings, StorageChoice};
 use crate::discovery_registration::{self, Announcement, EndpointError};
 use crate::identity::{self, IdentityError};
 use crate::inventory::{self, InventoryError};
@@ -73,7 +75,12 @@ async fn open_store(choice: StorageChoice) -> Result<Arc<dyn Store>, StoreError>
                 database,
                 user,
                 password,
-            } => Arc::new(ClickHouseStore::open(&url, &database, &user, &password)?),
+            } => Arc::new(ClickHouseStore::open(
+                &url,
+                &database,
+                &user,
+                password.expose(),
+            )?),
         };
         // The last minutes in memory: recent topology without a query.
         Ok(Arc::new(RecentMinutes::new(store)?))
@@ -94,13 +101,13 @@ async fn known_agents(store: &Arc<dyn Store>) -> Result<Vec<AgentRecord>, StoreE
 /// to one address, a second listener on the colony's mesh address (agents
 /// report there).
 async fn start_mesh(
-    config: &Config,
+    config: &Settings,
     store: &Arc<dyn Store>,
     key: &SecretKey,
     connect_port: u16,
     data_dir: &std::path::Path,
 ) -> Result<(Option<(MeshInterface, Hub)>, Option<TcpListener>), ServeError> {
-    if config.no_mesh {
+    if !config.mesh.enabled {
         tracing::warn!(
             "Running without the WireGuard mesh (--no-mesh): agents report unencrypted on the connect port"
         );
@@ -109,10 +116,10 @@ async fn start_mesh(
     let agents = known_agents(store).await?;
     let settings = HubSettings {
         key: key.clone(),
-        interface: config.mesh_interface.clone(),
-        port: config.wireguard_port,
-        network: config.mesh_ipv4_cidr,
-        advertised_endpoint: config.advertised_endpoint(),
+        interface: config.mesh.interface.clone(),
+        port: config.mesh.listen_port,
+        network: config.mesh.network(),
+        advertised_endpoint: config.mesh.advertised_endpoint(),
     };
     let endpoints_file = peer_endpoints::path(data_dir);
     let endpoints = peer_endpoints::load(&endpoints_file);
@@ -126,16 +133,16 @@ async fn start_mesh(
     if config.bind.is_unspecified() {
         return Ok((Some(mesh), None));
     }
-    let addr = SocketAddr::new(config.mesh_ipv4_cidr.colony_ipv4().into(), connect_port);
+    let addr = SocketAddr::new(config.mesh.network().colony_ipv4().into(), connect_port);
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;
     Ok((Some(mesh), Some(listener)))
 }
 
-pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+pub async fn run(config: Settings, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
     let colony_id = config.colony_id();
-    let data_dir = config.data_dir()?;
+    let data_dir = config.data_dir_or_home()?;
     let enrollment_token = config.enrollment_token()?;
     let discovery = match &config.discovery_endpoint {
         Some(endpoint) => Some(discovery_registration::parse_endpoint(endpoint)?),
@@ -147,12 +154,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         version = %VERSION,
         "Starting colony"
     );
-    let key = identity::load_or_create(config.wireguard_key_file.as_deref(), &data_dir)?;
-    let storage = config.storage()?;
-    let storage_name = match &storage {
-        StorageChoice::Duckdb { .. } => "duckdb",
-        StorageChoice::Clickhouse { .. } => "clickhouse",
-    };
+    let key = identity::load_or_create(config.mesh.private_key_file.as_deref(), &data_dir)?;
+    let storage = config.storage_choice()?;
+    let storage_name = config.storage.backend_name();
     let store = open_store(storage).await?;
     let addr = SocketAddr::new(config.bind, config.connect_port);
     let listener = TcpListener::bind(addr)
@@ -170,11 +174,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         environment: config.environment.clone(),
         version: VERSION.to_owned(),
         enrollment_token,
-        mesh: config.mesh_ipv4_cidr,
+        mesh: config.mesh.network(),
         // The bound port, so `--connect-port 0` reports the real one.
         connect_port: local.port(),
-        wireguard_endpoint: config.advertised_endpoint(),
-        retention: config.retention(),
+        wireguard_endpoint: config.mesh.advertised_endpoint(),
+        retention: config.retention_periods(),
     };
     let (interface, colony) = match mesh {
         Some((interface, hub)) => (Some(interface), Colony::with_hub(store, settings, hub)),
@@ -183,7 +187,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let ready = Arc::new(AtomicBool::new(true));
     let service = app::build(colony.clone(), ready.clone())?;
     let purge = tokio::spawn(retention::run(colony.clone(), config.purge_interval()));
-    let inventory = match &config.kubernetes_colony {
+    let kubernetes_colony = config
+        .kubernetes_colony
+        .as_deref()
+        .map(str::parse::<inventory::KubernetesColony>)
+        .transpose()
+        .map_err(ConfigError::KubernetesColony)?;
+    let inventory = match &kubernetes_colony {
         Some(target) => {
             let client = inventory::connect(target).await?;
             tracing::info!(colony = %target, "Keeping the component inventory from the Kubernetes API");
@@ -191,7 +201,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
                 colony.clone(),
                 client,
                 target.clone(),
-                Duration::from_secs(config.inventory_interval.into()),
+                config.inventory_interval(),
             )))
         }
         None => None,
@@ -203,9 +213,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         let announcement = Announcement {
             mesh_id: colony_id.clone(),
             pubkey: key.public_key().to_base64(),
-            endpoints: vec![config.advertised_endpoint()],
-            mesh_ipv4: config.mesh_ipv4_cidr.colony_ipv4().to_string(),
-            mesh_ipv6: config.mesh_ipv4_cidr.colony_ipv6().to_string(),
+            endpoints: vec![config.mesh.advertised_endpoint()],
+            mesh_ipv4: config.mesh.network().colony_ipv4().to_string(),
+            mesh_ipv6: config.mesh.network().colony_ipv6().to_string(),
             connect_port: local.port().into(),
             metadata: HashMap::from([
                 ("application".to_owned(), config.application.clone()),

@@ -5,6 +5,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
+use coral_colony_config::defaults;
+
 use crate::references::{NamespacedReference, SecretKeyReference};
 
 /// Desired state of a Colony: the application and environment it observes,
@@ -51,10 +53,10 @@ pub struct ColonySpec {
     /// Optional discovery service the colony registers with, so agents outside the cluster can find it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discovery: Option<DiscoverySpec>,
-    /// Optional Reef this colony federates into.
+    /// Reef this colony will federate into. Not yet used: the colony does not ship data to a reef yet, so setting it has no effect.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reef_ref: Option<NamespacedReference>,
-    /// The web dashboard served by the colony.
+    /// The web dashboard of the colony. Not yet used: the colony does not serve a dashboard yet; only the port is reserved on its Service.
     #[serde(default)]
     pub dashboard: DashboardSpec,
     /// How long the colony keeps data.
@@ -147,14 +149,14 @@ fn default_clickhouse_user() -> String {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct MeshSpec {
-    /// IPv4 CIDR the mesh addresses come from; the colony takes the first host. Immutable once set.
+    /// IPv4 CIDR the mesh addresses come from, with a prefix from /8 to /30; the colony takes the first host, agents the following ones. Immutable once set.
     #[serde(default = "default_ipv4_cidr", rename = "ipv4CIDR")]
-    #[x_kube(validation = Rule::new("isCIDR(self) && cidr(self).ip().family() == 4").message("spec.mesh.ipv4CIDR must be an IPv4 CIDR such as 10.42.0.0/16"))]
+    #[x_kube(validation = Rule::new("isCIDR(self) && cidr(self).ip().family() == 4 && cidr(self).prefixLength() >= 8 && cidr(self).prefixLength() <= 30").message("spec.mesh.ipv4CIDR must be an IPv4 CIDR with a prefix from /8 to /30, such as 10.42.0.0/16"))]
     #[x_kube(validation = Rule::new("self == oldSelf").message("spec.mesh.ipv4CIDR is immutable once set"))]
     pub ipv4_cidr: String,
-    /// IPv6 CIDR the mesh addresses come from. Immutable once set.
+    /// IPv6 /64 the mesh addresses come from; each member gets the same host number as in the IPv4 CIDR. Immutable once set.
     #[serde(default = "default_ipv6_cidr", rename = "ipv6CIDR")]
-    #[x_kube(validation = Rule::new("isCIDR(self) && cidr(self).ip().family() == 6").message("spec.mesh.ipv6CIDR must be an IPv6 CIDR such as fd42::/64"))]
+    #[x_kube(validation = Rule::new("isCIDR(self) && cidr(self).ip().family() == 6 && cidr(self).prefixLength() == 64").message("spec.mesh.ipv6CIDR must be an IPv6 /64 such as fd42::/64"))]
     #[x_kube(validation = Rule::new("self == oldSelf").message("spec.mesh.ipv6CIDR is immutable once set"))]
     pub ipv6_cidr: String,
     /// UDP port WireGuard listens on.
@@ -179,15 +181,15 @@ impl Default for MeshSpec {
 }
 
 fn default_ipv4_cidr() -> String {
-    "10.42.0.0/16".into()
+    coral_mesh_addressing::DEFAULT_IPV4_CIDR.into()
 }
 
 fn default_ipv6_cidr() -> String {
-    "fd42::/64".into()
+    coral_mesh_addressing::DEFAULT_IPV6_CIDR.into()
 }
 
 fn default_mesh_port() -> i32 {
-    41580
+    defaults::MESH_PORT.into()
 }
 
 /// Discovery service registration.
@@ -256,16 +258,21 @@ impl Default for RetentionSpec {
     }
 }
 
+// The colony's own defaults, so the CRD and `colony.yaml` cannot disagree.
 fn default_flow_days() -> i32 {
-    7
+    days(defaults::FLOW_DAYS)
 }
 
 fn default_hourly_flow_days() -> i32 {
-    30
+    days(defaults::HOURLY_FLOW_DAYS)
 }
 
 fn default_event_days() -> i32 {
-    30
+    days(defaults::EVENT_DAYS)
+}
+
+fn days(value: u32) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
 }
 
 /// Observed state of a Colony.

@@ -122,3 +122,55 @@ fn cross_field_rules_are_in_the_schema() {
             .contains("has(self.workloadRef)")
     );
 }
+
+/// The schema's bounds and defaults are the colony's own: a Colony the API
+/// server admits is one the colony accepts.
+#[test]
+fn retention_bounds_and_defaults_match_the_colony_settings() {
+    use coral_colony_config::{defaults, limits};
+    let root = schema_of(Colony::crd());
+    let spec = &root["properties"]["spec"]["properties"];
+    let schema = &spec["retention"];
+    for (field, range, default) in [
+        ("flowDays", limits::FLOW_DAYS, defaults::FLOW_DAYS),
+        (
+            "hourlyFlowDays",
+            limits::HOURLY_FLOW_DAYS,
+            defaults::HOURLY_FLOW_DAYS,
+        ),
+        ("eventDays", limits::EVENT_DAYS, defaults::EVENT_DAYS),
+    ] {
+        let property = &schema["properties"][field];
+        // schemars writes the bounds as floats (1.0).
+        assert_eq!(
+            property["minimum"].as_f64(),
+            Some(f64::from(*range.start())),
+            "{field}"
+        );
+        assert_eq!(
+            property["maximum"].as_f64(),
+            Some(f64::from(*range.end())),
+            "{field}"
+        );
+        assert_eq!(property["default"], default, "{field}");
+    }
+    let mesh = &spec["mesh"];
+    assert_eq!(
+        mesh["properties"]["ipv4CIDR"]["default"],
+        coral_mesh_addressing::DEFAULT_IPV4_CIDR
+    );
+    assert_eq!(
+        mesh["properties"]["ipv6CIDR"]["default"],
+        coral_mesh_addressing::DEFAULT_IPV6_CIDR
+    );
+    let rules = serde_json::to_string(mesh).unwrap();
+    let (first, last) = (
+        coral_mesh_addressing::IPV4_PREFIXES.start(),
+        coral_mesh_addressing::IPV4_PREFIXES.end(),
+    );
+    assert!(
+        rules.contains(&format!("cidr(self).prefixLength() >= {first}"))
+            && rules.contains(&format!("cidr(self).prefixLength() <= {last}")),
+        "{rules}"
+    );
+}

@@ -7,6 +7,8 @@ pub enum Error {
     Kube { action: String, source: kube::Error },
     #[error("object has no {0}; the apiserver always sets it, so this is a bug")]
     MissingField(&'static str),
+    #[error("the Colony's spec is not valid: {0}")]
+    InvalidSpec(#[from] crate::colony::config_file::RenderError),
     #[error("serializing {what}: {source}")]
     Serialize {
         what: &'static str,

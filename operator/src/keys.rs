@@ -3,11 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use coral_mesh_addressing::{SecretKey, enrollment_token};
 use k8s_openapi::ByteString;
-use rand::RngCore;
-use x25519_dalek::{PublicKey, StaticSecret};
 
 pub const PRIVATE_KEY: &str = "privateKey";
 pub const PUBLIC_KEY: &str = "publicKey";
@@ -44,21 +41,14 @@ pub enum KeyError {
 }
 
 impl ColonyKeys {
-    /// Fresh keypair (clamped like `wg genkey`) and a 256-bit token.
+    /// A fresh keypair and a 256-bit token, made as the colony and the CLI
+    /// make theirs.
     pub fn generate() -> Self {
-        let mut rng = rand::rng();
-        let mut private = [0u8; 32];
-        rng.fill_bytes(&mut private);
-        private[0] &= 248;
-        private[31] &= 127;
-        private[31] |= 64;
-        let mut token = [0u8; 32];
-        rng.fill_bytes(&mut token);
-        let public = PublicKey::from(&StaticSecret::from(private));
+        let private = SecretKey::generate();
         Self {
-            private_key: STANDARD.encode(private),
-            public_key: STANDARD.encode(public.as_bytes()),
-            enrollment_token: URL_SAFE_NO_PAD.encode(token),
+            private_key: private.to_base64(),
+            public_key: private.public_key().to_base64(),
+            enrollment_token: enrollment_token(),
         }
     }
 
@@ -73,13 +63,11 @@ impl ColonyKeys {
         let private_key = text(PRIVATE_KEY)?;
         let public_key = text(PUBLIC_KEY)?;
         let enrollment_token = text(ENROLLMENT_TOKEN)?;
-        let private: [u8; 32] = STANDARD
-            .decode(private_key.trim())
-            .ok()
-            .and_then(|bytes| bytes.try_into().ok())
-            .ok_or(KeyError::BadPrivateKey)?;
-        let derived = STANDARD.encode(PublicKey::from(&StaticSecret::from(private)).as_bytes());
-        if derived != public_key.trim() {
+        let private: SecretKey = private_key
+            .trim()
+            .parse()
+            .map_err(|_| KeyError::BadPrivateKey)?;
+        if private.public_key().to_base64() != public_key.trim() {
             return Err(KeyError::PublicKeyMismatch);
         }
         Ok(Self {
@@ -114,7 +102,11 @@ mod tests {
     #[test]
     fn generated_keys_round_trip_through_secret_data() {
         let keys = ColonyKeys::generate();
-        assert_eq!(STANDARD.decode(&keys.public_key).unwrap().len(), 32);
+        assert!(
+            keys.public_key
+                .parse::<coral_mesh_addressing::PublicKey>()
+                .is_ok()
+        );
         assert_eq!(
             ColonyKeys::from_secret_data(&keys.to_secret_data()),
             Ok(keys.clone())

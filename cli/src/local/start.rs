@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use clap::Parser;
-use coral_logging::{LogFormat, LogLevel};
+use coral_colony_config::{ColonySettings, SecretString, StorageSettings};
+use coral_telemetry::LogFormat;
 
 use crate::args::StartArgs;
 use crate::colony_file::ColonyFile;
@@ -13,71 +13,58 @@ use crate::error::CliError;
 use crate::home::CoralHome;
 use crate::local::process::PidFile;
 
-/// The colony's flags for this colony file (environment variables such as
-/// `CORAL_PUBLIC_ENDPOINT` still apply where the file has no value).
+/// The colony's settings for this colony file, built directly (the colony
+/// file keeps the user-facing names of `coral init`). Only
+/// `CORAL_PUBLIC_ENDPOINT` from the environment applies, where the file has
+/// no endpoint.
 pub fn colony_config(
     file: &ColonyFile,
     home: &CoralHome,
     start: &StartArgs,
-) -> Result<coral_colony::Config, CliError> {
-    let data_dir = home.data_dir(&file.colony_id);
-    let port = start
-        .connect_port
-        .unwrap_or(file.services.connect_port)
-        .to_string();
-    let level = match start.log_level {
-        LogLevel::Debug => "debug",
-        LogLevel::Info => "info",
-        LogLevel::Warn => "warn",
-        LogLevel::Error => "error",
-    };
-    let mut args: Vec<String> = vec![
-        "coral-colony".into(),
-        "--colony-id".into(),
-        file.colony_id.clone(),
-        "--application".into(),
-        file.application.clone(),
-        "--environment".into(),
-        file.environment.clone(),
-        "--data-dir".into(),
-        data_dir.display().to_string(),
-        "--connect-port".into(),
-        port,
-        "--bind".into(),
-        file.services.bind.clone(),
-        // One argument: a URL-safe token may start with '-'.
-        format!("--enrollment-token={}", file.enrollment_token),
-        "--mesh-ipv4-cidr".into(),
-        file.wireguard.mesh_network_ipv4.clone(),
-        "--wireguard-key-file".into(),
-        key_file(home, &file.colony_id).display().to_string(),
-        "--wireguard-port".into(),
-        file.wireguard.port.to_string(),
-        "--log-level".into(),
-        level.into(),
-    ];
-    if start.no_mesh {
-        args.push("--no-mesh".into());
-    }
-    if !file.discovery.endpoint.is_empty() {
-        args.extend([
-            "--discovery-endpoint".into(),
-            file.discovery.endpoint.clone(),
-        ]);
-    }
-    let public_endpoint = std::env::var("CORAL_PUBLIC_ENDPOINT")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .or_else(|| file.wireguard.public_endpoint.clone())
-        .unwrap_or_else(|| format!("127.0.0.1:{}", file.wireguard.port));
-    args.extend(["--public-endpoint".into(), public_endpoint]);
-    if let Some(days) = file.retention_days {
-        args.extend(["--retention-days".into(), days.to_string()]);
-    }
-    coral_colony::Config::try_parse_from(&args).map_err(|error| CliError::BadConfig {
+) -> Result<ColonySettings, CliError> {
+    let bad = |reason: String| CliError::BadConfig {
         path: home.colony_file(&file.colony_id),
-        reason: error.to_string().trim().to_owned(),
-    })
+        reason,
+    };
+    let mut settings = ColonySettings {
+        application: file.application.clone(),
+        environment: file.environment.clone(),
+        colony_id: Some(file.colony_id.clone()),
+        connect_port: start.connect_port.unwrap_or(file.services.connect_port),
+        bind: file.services.bind.parse().map_err(|_| {
+            bad(format!(
+                "services.bind {:?} is not an IP address such as 127.0.0.1",
+                file.services.bind
+            ))
+        })?,
+        storage: StorageSettings::Duckdb {
+            data_dir: Some(home.data_dir(&file.colony_id)),
+        },
+        discovery_endpoint: Some(file.discovery.endpoint.clone()).filter(|e| !e.is_empty()),
+        ..ColonySettings::default()
+    };
+    let mesh = &mut settings.mesh;
+    mesh.enabled = !start.no_mesh;
+    mesh.ipv4_cidr = file
+        .wireguard
+        .mesh_network_ipv4
+        .parse()
+        .map_err(|e| bad(format!("wireguard.mesh_network_ipv4: {e}")))?;
+    mesh.listen_port = file.wireguard.port;
+    mesh.private_key_file = Some(key_file(home, &file.colony_id));
+    mesh.enrollment_token = Some(SecretString::new(file.enrollment_token.clone()));
+    mesh.public_endpoint = Some(
+        std::env::var("CORAL_PUBLIC_ENDPOINT")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or_else(|| file.wireguard.public_endpoint.clone())
+            .unwrap_or_else(|| format!("127.0.0.1:{}", file.wireguard.port)),
+    );
+    if let Some(days) = file.retention_days {
+        settings.retention.flow_days = days;
+    }
+    settings.validate().map_err(|e| bad(e.to_string()))?;
+    Ok(settings)
 }
 
 /// The colony reads its WireGuard key from a file; the colony file's key is
@@ -124,8 +111,8 @@ pub async fn run(home: &CoralHome, file: &ColonyFile, start: &StartArgs) -> Resu
     } else {
         LogFormat::Auto
     };
-    coral_logging::init(start.log_level, format);
-    let shutdown = coral_connect::shutdown_signal()
+    coral_telemetry::init(start.log_level, format);
+    let shutdown = coral_telemetry::shutdown_signal()
         .map_err(|e| CliError::Io(format!("cannot handle SIGINT/SIGTERM: {e}")))?;
     let announce = (!daemon_child).then(|| {
         let port = config.connect_port;

@@ -10,9 +10,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::error::ColonyError;
 use crate::mesh_hub::Hub;
-use crate::mesh_network::MeshNetwork;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
+use coral_mesh::MeshNetwork;
 
 /// What the colony needs from its configuration.
 #[derive(Clone)]

@@ -56,7 +56,7 @@ pub fn build(colony: &Colony, keys: &ColonyKeys, default_image: &str) -> Result<
         owner_references: Some(vec![owner.clone()]),
         ..Default::default()
     };
-    let config_text = config_file::render(&colony.spec, &namespace, &name);
+    let config_text = config_file::render(&colony.spec, &namespace, &name)?;
     let image = colony.spec.image.as_deref().unwrap_or(default_image);
     let workload_meta = meta(labels::colony_workload_name(&name));
     let workload = if colony.spec.storage.clickhouse.is_some() {
@@ -134,20 +134,11 @@ pub fn endpoint(colony_name: &str, namespace: &str) -> String {
     )
 }
 
-/// The colony's own mesh address: the first host of the IPv4 CIDR.
+/// The colony's own mesh address: host 1 of the IPv4 mesh network (none
+/// when the CIDR is not a valid mesh network).
 pub fn mesh_ipv4(cidr: &str) -> Option<String> {
-    let (address, prefix) = cidr.split_once('/')?;
-    let address: std::net::Ipv4Addr = address.parse().ok()?;
-    let prefix: u32 = prefix.parse().ok()?;
-    if prefix > 30 {
-        return None;
-    }
-    let mask = if prefix == 0 {
-        0
-    } else {
-        u32::MAX << (32 - prefix)
-    };
-    Some(std::net::Ipv4Addr::from((u32::from(address) & mask) + 1).to_string())
+    let network: coral_mesh_addressing::MeshIpv4Cidr = cidr.parse().ok()?;
+    Some(network.host(1).to_string())
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@
 use std::collections::{BTreeMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 
-use coral_colony_config::{AgentColoniesFile, AgentColony, Ipv4Cidr};
+use coral_colony_config::{AgentColoniesFile, AgentColony};
+use coral_mesh_addressing::MeshIpv4Cidr;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
@@ -88,7 +89,7 @@ pub fn build(mut colonies: Vec<ColonyInput>) -> AgentColonies {
             &b.name,
         ))
     });
-    let mut claimed: Vec<(String, Ipv4Cidr)> = Vec::new();
+    let mut claimed: Vec<(String, MeshIpv4Cidr)> = Vec::new();
     let mut seen = HashSet::new();
     let mut result = AgentColonies {
         file: AgentColoniesFile::default(),
@@ -103,7 +104,7 @@ pub fn build(mut colonies: Vec<ColonyInput>) -> AgentColonies {
         if !valid_name || !seen.insert(key.clone()) {
             continue;
         }
-        let Ok(network) = Ipv4Cidr::parse(&colony.mesh_ipv4_cidr) else {
+        let Ok(network) = colony.mesh_ipv4_cidr.parse::<MeshIpv4Cidr>() else {
             result
                 .invalid_cidrs
                 .push((key, colony.mesh_ipv4_cidr.clone()));

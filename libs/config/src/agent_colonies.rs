@@ -3,9 +3,9 @@
 //! enrollment tokens) and the DaemonSet mounts it; the agent re-reads it
 //! when it changes, so Colonies come and go without restarting agents.
 
-use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
+use coral_mesh_addressing::MeshIpv4Cidr;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,7 +59,7 @@ impl AgentColoniesFile {
     /// token, a CIDR, no colony twice and no two overlapping networks.
     pub fn parse(text: &str) -> Result<Self, String> {
         let file: Self = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
-        let mut networks: Vec<(&str, Ipv4Cidr)> = Vec::new();
+        let mut networks: Vec<(&str, MeshIpv4Cidr)> = Vec::new();
         for entry in &file.colonies {
             let name = &entry.colony;
             let valid_name = name
@@ -77,8 +77,10 @@ impl AgentColoniesFile {
             if entry.enrollment_token.trim().is_empty() {
                 return Err(format!("colony {name}: the enrollment token is empty"));
             }
-            let network = Ipv4Cidr::parse(&entry.mesh_ipv4_cidr)
-                .map_err(|detail| format!("colony {name}: meshIPv4CIDR: {detail}"))?;
+            let network: MeshIpv4Cidr = entry
+                .mesh_ipv4_cidr
+                .parse()
+                .map_err(|error| format!("colony {name}: meshIPv4CIDR: {error}"))?;
             for (other, other_network) in &networks {
                 if *other == name.as_str() {
                     return Err(format!("colony {name} is listed twice"));
@@ -97,42 +99,6 @@ impl AgentColoniesFile {
 
     pub fn to_yaml(&self) -> String {
         serde_yaml::to_string(self).expect("the colonies file always serializes")
-    }
-}
-
-/// An IPv4 network such as `10.42.0.0/16`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ipv4Cidr {
-    pub address: Ipv4Addr,
-    pub prefix: u8,
-}
-
-impl Ipv4Cidr {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let bad = || format!("{text:?} is not an IPv4 CIDR such as 10.42.0.0/16");
-        let (address, prefix) = text.split_once('/').ok_or_else(bad)?;
-        let address: Ipv4Addr = address.parse().map_err(|_| bad())?;
-        let prefix: u8 = prefix.parse().map_err(|_| bad())?;
-        if prefix > 32 {
-            return Err(bad());
-        }
-        Ok(Self { address, prefix })
-    }
-
-    fn mask(prefix: u8) -> u32 {
-        u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0)
-    }
-
-    /// Two networks overlap when one contains the other's base address.
-    pub fn overlaps(&self, other: &Self) -> bool {
-        let mask = Self::mask(self.prefix.min(other.prefix));
-        u32::from(self.address) & mask == u32::from(other.address) & mask
-    }
-}
-
-impl std::fmt::Display for Ipv4Cidr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.address, self.prefix)
     }
 }
 
@@ -193,10 +159,10 @@ mod tests {
 
     #[test]
     fn overlap_is_containment_either_way() {
-        let cidr = |text| Ipv4Cidr::parse(text).unwrap();
+        let cidr = |text: &str| text.parse::<MeshIpv4Cidr>().unwrap();
         assert!(cidr("10.42.0.0/16").overlaps(&cidr("10.42.3.0/24")));
         assert!(cidr("10.42.3.0/24").overlaps(&cidr("10.42.0.0/16")));
         assert!(!cidr("10.42.0.0/16").overlaps(&cidr("10.43.0.0/16")));
-        assert!(cidr("0.0.0.0/0").overlaps(&cidr("192.168.1.0/24")));
+        assert!(cidr("192.0.0.0/8").overlaps(&cidr("192.168.1.0/24")));
     }
 }
