@@ -5,6 +5,8 @@
 //! children with pure functions (`*/desired.rs`, unit-tested), apply only
 //! what differs (`apply.rs`), then derive status from the children.
 
+#[cfg(test)]
+mod api_server_verifier;
 pub mod apply;
 pub mod colony;
 pub mod conditions;

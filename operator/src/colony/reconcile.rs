@@ -295,3 +295,7 @@ async fn publish(ctx: &Context, colony: &Colony, type_: EventType, reason: &str,
         ctx.metrics.record_write("Event");
     }
 }
+
+#[cfg(test)]
+#[path = "reconcile_tests.rs"]
+mod tests;

@@ -277,3 +277,7 @@ async fn publish(ctx: &Context, reef: &Reef, reason: &str, note: String) {
         ctx.metrics.record_write("Event");
     }
 }
+
+#[cfg(test)]
+#[path = "reconcile_tests.rs"]
+mod tests;
