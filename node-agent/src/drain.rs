@@ -2,9 +2,6 @@
 //! then read and delete the old half. The kernel never writes the half being
 //! read, so nothing is counted twice or lost between drains.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
-
 use coral_node_agent_common::{FlowCounters, FlowKey, Stat};
 
 use crate::capture::FlowCapture;
@@ -57,41 +54,5 @@ impl FlowCapture {
             flows,
             dropped_map_full_total,
         })
-    }
-}
-
-/// Drains a capture every `interval` until `stop` is set, handing each report
-/// to `on_report`; a final drain runs on stop so nothing counted is lost.
-pub struct DrainLoop {
-    pub interval: Duration,
-}
-
-impl Default for DrainLoop {
-    fn default() -> Self {
-        Self {
-            interval: Duration::from_secs(2),
-        }
-    }
-}
-
-impl DrainLoop {
-    pub fn run(
-        &self,
-        capture: &mut FlowCapture,
-        stop: &AtomicBool,
-        mut on_report: impl FnMut(DrainReport),
-    ) -> Result<(), CaptureError> {
-        let mut next = Instant::now() + self.interval;
-        loop {
-            // Sleep in short steps so a stop request is seen promptly.
-            while Instant::now() < next && !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(50).min(self.interval));
-            }
-            on_report(capture.drain()?);
-            if stop.load(Ordering::Relaxed) {
-                return Ok(());
-            }
-            next += self.interval;
-        }
     }
 }

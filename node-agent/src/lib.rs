@@ -26,7 +26,7 @@ pub mod scope;
 pub mod state;
 
 pub use capture::{CaptureOptions, EmptyHook, FlowCapture};
-pub use drain::{DrainLoop, DrainReport};
+pub use drain::DrainReport;
 pub use error::{CaptureError, StartError};
 pub use flow_record::{Direction, FlowRecord};
 pub use prerequisites::{MissingPrerequisite, PrerequisiteError, Prerequisites};
