@@ -319,7 +319,7 @@ impl ColonySettings {
             path: path.to_owned(),
             detail,
         };
-        let settings = Self::parse(&text).map_err(invalid)?;
+        let settings = Self::parse(&text).map_err(|error| invalid(error.to_string()))?;
         settings
             .validate()
             .map_err(|error| invalid(error.to_string()))?;
@@ -328,8 +328,8 @@ impl ColonySettings {
 
     /// Parses YAML; the error names the offending field and line. Values are
     /// checked by [`ColonySettings::validate`].
-    pub fn parse(text: &str) -> Result<Self, String> {
-        serde_yaml::from_str(text).map_err(|e| e.to_string())
+    pub fn parse(text: &str) -> Result<Self, serde_yaml::Error> {
+        serde_yaml::from_str(text)
     }
 
     pub fn to_yaml(&self) -> String {
@@ -560,14 +560,14 @@ mod tests {
     #[test]
     fn a_misspelt_field_is_named() {
         let text = sample().to_yaml().replace("connectPort", "connectPrt");
-        let error = ColonySettings::parse(&text).unwrap_err();
+        let error = ColonySettings::parse(&text).unwrap_err().to_string();
         assert!(error.contains("connectPrt"), "{error}");
     }
 
     #[test]
     fn a_mesh_without_room_for_agents_is_refused_while_parsing() {
         let text = sample().to_yaml().replace("10.42.0.0/16", "10.42.0.0/31");
-        let error = ColonySettings::parse(&text).unwrap_err();
+        let error = ColonySettings::parse(&text).unwrap_err().to_string();
         assert!(error.contains("/8 to /30"), "{error}");
         let text = sample().to_yaml().replace("fd42::/64", "fd42::/48");
         assert!(ColonySettings::parse(&text).is_err());
