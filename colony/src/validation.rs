@@ -1,14 +1,11 @@
 //! Checks on agent input. Every refusal names the field and the limit.
 
 use base64::Engine as _;
+use coral_proto::agent::limits::{MAX_FLOWS_PER_BATCH, MAX_LOCAL_COMPONENTS, MAX_NAME_LEN};
 use coral_proto::agent::v1::{Endpoint, EnrollRequest, FlowBatch, LocalComponent};
 
 use crate::error::ColonyError;
 
-/// Most flows one batch may carry (agents flush far fewer every few seconds).
-pub const MAX_FLOWS_PER_BATCH: usize = 20_000;
-/// Kubernetes names are at most 253 characters.
-const MAX_NAME: usize = 253;
 /// How far an agent clock may run ahead of ours.
 const MAX_CLOCK_SKEW_SECONDS: i64 = 300;
 
@@ -17,9 +14,9 @@ fn invalid(message: String) -> ColonyError {
 }
 
 pub fn check_agent_id(agent_id: &str) -> Result<(), ColonyError> {
-    if agent_id.is_empty() || agent_id.len() > MAX_NAME {
+    if agent_id.is_empty() || agent_id.len() > MAX_NAME_LEN {
         return Err(invalid(format!(
-            "agent_id must be 1..={MAX_NAME} characters, got {}",
+            "agent_id must be 1..={MAX_NAME_LEN} characters, got {}",
             agent_id.len()
         )));
     }
@@ -35,9 +32,9 @@ pub fn check_agent_id(agent_id: &str) -> Result<(), ColonyError> {
 }
 
 fn check_text(field: &str, value: &str) -> Result<(), ColonyError> {
-    if value.len() > MAX_NAME {
+    if value.len() > MAX_NAME_LEN {
         return Err(invalid(format!(
-            "{field} is {} characters; the limit is {MAX_NAME}",
+            "{field} is {} characters; the limit is {MAX_NAME_LEN}",
             value.len()
         )));
     }
@@ -84,9 +81,6 @@ fn check_endpoint(field: &str, endpoint: Option<&Endpoint>) -> Result<(), Colony
     }
     Ok(())
 }
-
-/// Most components one host agent may register.
-pub const MAX_LOCAL_COMPONENTS: usize = 256;
 
 pub fn check_local_components(components: &[LocalComponent]) -> Result<(), ColonyError> {
     if components.len() > MAX_LOCAL_COMPONENTS {

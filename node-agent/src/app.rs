@@ -8,6 +8,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use coral_proto::Timestamp;
+use coral_proto::agent::limits::AGENT_FLOWS_PER_BATCH;
 use tokio::sync::mpsc;
 
 use crate::attribution::{Attribute, StaticMap};
@@ -24,8 +25,6 @@ use crate::scope::{ColonyScope, Routing, route};
 use crate::state::StateDir;
 use crate::{CaptureOptions, DrainReport, FlowCapture, netns_cookie};
 
-/// The colony accepts at most 20,000 flows per batch.
-const MAX_FLOWS_PER_BATCH: usize = 10_000;
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the colonies file is checked for changes (a mounted Secret
 /// changes within about a minute of its update).
@@ -313,7 +312,7 @@ fn drain_loop(
         metrics.flows_out_of_scope.inc_by(routed.out_of_scope);
         for (colony, mut flows) in routed.per_colony {
             while !flows.is_empty() {
-                let rest = flows.split_off(flows.len().min(MAX_FLOWS_PER_BATCH));
+                let rest = flows.split_off(flows.len().min(AGENT_FLOWS_PER_BATCH));
                 let batch = PendingBatch {
                     sequence: None,
                     window_start: Timestamp::from(window_start),

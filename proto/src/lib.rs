@@ -38,6 +38,8 @@ pub mod agent {
         #![allow(clippy::all, missing_docs)]
         proto_package!("coral.agent.v1");
     }
+
+    pub mod limits;
 }
 
 pub mod reef {

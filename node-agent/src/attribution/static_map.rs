@@ -7,6 +7,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 
+use coral_proto::agent::limits::MAX_NAME_LEN;
 use coral_proto::agent::v1::LocalComponent;
 
 use super::{Attribute, Workload, kind};
@@ -48,7 +49,7 @@ impl FromStr for StaticWorkload {
         };
         let valid = |part: &str| {
             !part.is_empty()
-                && part.len() <= 253
+                && part.len() <= MAX_NAME_LEN
                 && part
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
