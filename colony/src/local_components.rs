@@ -44,11 +44,7 @@ pub fn register(
         store.upsert_component(&ComponentRecord {
             namespace: namespace.to_owned(),
             name: component.name.clone(),
-            kind: if component.kind.is_empty() {
-                PROCESS.to_owned()
-            } else {
-                component.kind.clone()
-            },
+            kind: component.kind().name().unwrap_or(PROCESS).to_owned(),
             version: String::new(),
             pods: 1,
             ready_pods: 1,
@@ -73,6 +69,8 @@ pub fn status(record: &ComponentRecord, now: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use coral_proto::agent::v1::WorkloadKind;
+
     use super::*;
     use crate::store::duckdb::DuckDbStore;
 
@@ -80,7 +78,7 @@ mod tests {
         LocalComponent {
             namespace: String::new(),
             name: "api".into(),
-            kind: PROCESS.into(),
+            kind: WorkloadKind::Process.into(),
             ports,
         }
     }

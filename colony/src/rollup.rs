@@ -10,7 +10,8 @@ use crate::store::{EXTERNAL_KIND, EdgeKey, EdgeMinute, EdgeStats, WorkloadRef};
 /// Kind given to an attributed endpoint that did not name one.
 const UNKNOWN_KIND: &str = "Workload";
 
-/// A workload when the agent attributed one, else the bare address.
+/// A workload when the agent attributed one, else the bare address. Kinds
+/// are stored by name (see `WorkloadKind::name`).
 pub fn workload_of(endpoint: &Endpoint) -> WorkloadRef {
     if endpoint.workload.is_empty() {
         WorkloadRef {
@@ -22,11 +23,7 @@ pub fn workload_of(endpoint: &Endpoint) -> WorkloadRef {
         WorkloadRef {
             namespace: endpoint.namespace.clone(),
             name: endpoint.workload.clone(),
-            kind: if endpoint.kind.is_empty() {
-                UNKNOWN_KIND.to_owned()
-            } else {
-                endpoint.kind.clone()
-            },
+            kind: endpoint.kind_name().unwrap_or(UNKNOWN_KIND).to_owned(),
         }
     }
 }
@@ -44,20 +41,15 @@ pub fn rollup(batch: &FlowBatch, minute: i64) -> Vec<EdgeMinute> {
             destination: workload_of(destination),
             port: destination.port,
         };
-        // RTT is averaged over closed connections; weight it by them.
-        let samples = if flow.rtt_us > 0 {
-            flow.connections_closed.max(1)
-        } else {
-            0
-        };
+        // RTT stays a sum and a count; answers divide (`EdgeStats::rtt_us`).
         let stats = EdgeStats {
             connections: flow.connections_opened,
             failed: flow.connections_failed,
             resets: flow.resets,
             bytes_sent: flow.bytes_sent,
             bytes_received: flow.bytes_received,
-            rtt_us_sum: u64::from(flow.rtt_us).saturating_mul(samples),
-            rtt_samples: samples,
+            rtt_us_sum: flow.rtt_sum_us,
+            rtt_samples: flow.rtt_samples,
         };
         edges.entry(key).or_default().add(&stats);
     }
@@ -74,7 +66,7 @@ pub fn minute_of(seconds: i64) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use coral_proto::agent::v1::Flow;
+    use coral_proto::agent::v1::{Flow, WorkloadKind};
 
     use super::*;
 
@@ -85,16 +77,18 @@ mod tests {
             namespace: if workload.is_empty() { "" } else { "shop" }.into(),
             workload: workload.into(),
             kind: if workload.is_empty() {
-                ""
+                WorkloadKind::Unspecified
             } else {
-                "Deployment"
+                WorkloadKind::Deployment
             }
             .into(),
             ..Default::default()
         }
     }
 
-    fn flow(destination: Endpoint, opened: u64, rtt_us: u32, closed: u64) -> Flow {
+    /// `closed` connections with an RTT of `rtt_us` each (none when 0).
+    fn flow(destination: Endpoint, opened: u64, rtt_us: u64, closed: u64) -> Flow {
+        let samples = if rtt_us > 0 { closed } else { 0 };
         Flow {
             source: Some(endpoint("web", "10.0.0.1", 40000)),
             destination: Some(destination),
@@ -102,7 +96,8 @@ mod tests {
             connections_closed: closed,
             bytes_sent: 10 * opened,
             bytes_received: 20 * opened,
-            rtt_us,
+            rtt_sum_us: rtt_us * samples,
+            rtt_samples: samples,
             ..Default::default()
         }
     }
@@ -136,6 +131,24 @@ mod tests {
         assert_eq!(ext.key.destination.name, "203.0.113.9");
         assert_eq!(ext.key.port, 443);
         assert_eq!(ext.stats.rtt_samples, 0);
+    }
+
+    #[test]
+    fn kinds_are_stored_by_name() {
+        let kind_of = |kind: WorkloadKind, other: &str| {
+            let mut end = endpoint("api", "10.0.0.2", 8080);
+            end.set_kind(kind);
+            end.other_kind = other.into();
+            workload_of(&end).kind
+        };
+        assert_eq!(kind_of(WorkloadKind::StatefulSet, ""), "StatefulSet");
+        assert_eq!(kind_of(WorkloadKind::Other, "Rollout"), "Rollout");
+        assert_eq!(kind_of(WorkloadKind::Unspecified, ""), UNKNOWN_KIND);
+        assert_eq!(kind_of(WorkloadKind::Other, ""), UNKNOWN_KIND);
+        // No workload: external, whatever the agent said.
+        let mut bare = endpoint("", "203.0.113.9", 443);
+        bare.set_kind(WorkloadKind::Deployment);
+        assert_eq!(workload_of(&bare).kind, EXTERNAL_KIND);
     }
 
     #[test]

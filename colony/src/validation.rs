@@ -73,9 +73,7 @@ fn check_endpoint(field: &str, endpoint: Option<&Endpoint>) -> Result<(), Colony
         ("ip", &endpoint.ip),
         ("namespace", &endpoint.namespace),
         ("workload", &endpoint.workload),
-        ("kind", &endpoint.kind),
-        ("pod", &endpoint.pod),
-        ("service", &endpoint.service),
+        ("other_kind", &endpoint.other_kind),
     ] {
         check_text(&format!("{field}.{name}"), value)?;
     }
@@ -96,7 +94,6 @@ pub fn check_local_components(components: &[LocalComponent]) -> Result<(), Colon
         for (name, value) in [
             ("namespace", &component.namespace),
             ("name", &component.name),
-            ("kind", &component.kind),
         ] {
             check_text(&format!("components[{index}].{name}"), value)?;
         }
@@ -202,6 +199,10 @@ mod tests {
         assert!(
             refused(|b| b.flows[0].source.as_mut().unwrap().ip.clear())
                 .contains("workload or an ip")
+        );
+        assert!(
+            refused(|b| b.flows[0].destination.as_mut().unwrap().other_kind = "K".repeat(254))
+                .contains("destination.other_kind")
         );
         let big = valid().flows[0].clone();
         assert!(refused(|b| b.flows = vec![big; MAX_FLOWS_PER_BATCH + 1]).contains("limit"));

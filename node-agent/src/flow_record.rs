@@ -35,8 +35,11 @@ pub struct FlowRecord {
     /// Bytes acknowledged by the peer, including one each for SYN and FIN.
     pub bytes_sent: u64,
     pub bytes_received: u64,
-    /// Mean smoothed RTT of the connections closed in the interval.
-    pub mean_srtt: Option<Duration>,
+    /// Sum of the smoothed RTT (µs) of the connections closed in the
+    /// interval that had one, and how many those were: sent as they are,
+    /// so that whoever adds flows up divides only at the end.
+    pub srtt_sum_us: u64,
+    pub srtt_samples: u64,
 }
 
 impl FlowRecord {
@@ -58,11 +61,16 @@ impl FlowRecord {
             resets: counters.resets,
             bytes_sent: counters.bytes_sent,
             bytes_received: counters.bytes_received,
-            mean_srtt: counters
-                .srtt_sum_us
-                .checked_div(counters.srtt_samples)
-                .map(Duration::from_micros),
+            srtt_sum_us: counters.srtt_sum_us,
+            srtt_samples: counters.srtt_samples,
         }
+    }
+
+    /// Mean smoothed RTT of the connections closed in the interval.
+    pub fn mean_srtt(&self) -> Option<Duration> {
+        self.srtt_sum_us
+            .checked_div(self.srtt_samples)
+            .map(Duration::from_micros)
     }
 }
 
@@ -102,8 +110,9 @@ mod tests {
         assert_eq!(record.local_addr, "10.0.0.1".parse::<IpAddr>().unwrap());
         assert_eq!(record.remote_addr, "fd00::2".parse::<IpAddr>().unwrap());
         assert_eq!(record.direction, Direction::Outbound);
-        assert_eq!(record.mean_srtt, Some(Duration::from_micros(150)));
+        assert_eq!((record.srtt_sum_us, record.srtt_samples), (300, 2));
+        assert_eq!(record.mean_srtt(), Some(Duration::from_micros(150)));
         let no_rtt = FlowRecord::new(&key, &FlowCounters::ZERO);
-        assert_eq!(no_rtt.mean_srtt, None);
+        assert_eq!(no_rtt.mean_srtt(), None);
     }
 }

@@ -7,12 +7,10 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use coral_proto::agent::v1::{Direction as ProtoDirection, Endpoint, Flow};
+use coral_proto::agent::v1::{Endpoint, Flow, WorkloadKind};
 
 use crate::attribution::{Attribute, Workload};
 use crate::flow_record::{Direction, FlowRecord};
-
-pub const EXTERNAL_KIND: &str = "External";
 
 /// What became of one drain's records.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -28,24 +26,20 @@ pub struct Attributed {
 }
 
 fn endpoint(ip: IpAddr, port: u16, workload: Option<Workload>) -> Endpoint {
+    let mut endpoint = Endpoint {
+        ip: ip.to_string(),
+        port: u32::from(port),
+        ..Endpoint::default()
+    };
     match workload {
-        Some(w) => Endpoint {
-            ip: ip.to_string(),
-            port: u32::from(port),
-            namespace: w.namespace,
-            workload: w.name,
-            kind: w.kind,
-            pod: w.pod.unwrap_or_default(),
-            service: w.service.unwrap_or_default(),
-            connected: false,
-        },
-        None => Endpoint {
-            ip: ip.to_string(),
-            port: u32::from(port),
-            kind: EXTERNAL_KIND.to_owned(),
-            ..Endpoint::default()
-        },
+        Some(w) => {
+            endpoint.set_kind_name(&w.kind);
+            endpoint.namespace = w.namespace;
+            endpoint.workload = w.name;
+        }
+        None => endpoint.set_kind(WorkloadKind::External),
     }
+    endpoint
 }
 
 pub fn attribute(records: &[FlowRecord], lookup: &dyn Attribute) -> Attributed {
@@ -54,7 +48,7 @@ pub fn attribute(records: &[FlowRecord], lookup: &dyn Attribute) -> Attributed {
     let mut by_process: HashMap<(u32, IpAddr), Option<Workload>> = HashMap::new();
     for record in records {
         let port = record.server_port;
-        let (source, destination, direction, remote_known) = match record.direction {
+        let (source, destination, remote_known) = match record.direction {
             Direction::Outbound => {
                 // By the connecting process when known: on loopback every
                 // client has the same address.
@@ -79,7 +73,6 @@ pub fn attribute(records: &[FlowRecord], lookup: &dyn Attribute) -> Attributed {
                 (
                     endpoint(record.local_addr, 0, local),
                     endpoint(record.remote_addr, port, remote),
-                    ProtoDirection::Outbound,
                     known,
                 )
             }
@@ -95,7 +88,6 @@ pub fn attribute(records: &[FlowRecord], lookup: &dyn Attribute) -> Attributed {
                 (
                     endpoint(record.remote_addr, 0, None),
                     endpoint(record.local_addr, port, Some(local)),
-                    ProtoDirection::Inbound,
                     false,
                 )
             }
@@ -106,16 +98,14 @@ pub fn attribute(records: &[FlowRecord], lookup: &dyn Attribute) -> Attributed {
         out.flows.push(Flow {
             source: Some(source),
             destination: Some(destination),
-            direction: direction as i32,
             connections_opened: record.opened,
             connections_closed: record.closed,
             connections_failed: record.failed,
             resets: record.resets,
             bytes_sent: record.bytes_sent,
             bytes_received: record.bytes_received,
-            rtt_us: record
-                .mean_srtt
-                .map_or(0, |rtt| u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX)),
+            rtt_sum_us: record.srtt_sum_us,
+            rtt_samples: record.srtt_samples,
         });
     }
     out
@@ -123,8 +113,6 @@ pub fn attribute(records: &[FlowRecord], lookup: &dyn Attribute) -> Attributed {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
     use crate::attribution::StaticMap;
 
@@ -148,7 +136,8 @@ mod tests {
             resets: 0,
             bytes_sent: 100 * opened,
             bytes_received: 200 * opened,
-            mean_srtt: Some(Duration::from_micros(180)),
+            srtt_sum_us: 180 * opened,
+            srtt_samples: opened,
         }
     }
 
@@ -176,18 +165,24 @@ mod tests {
             flow.source.as_ref().unwrap(),
             flow.destination.as_ref().unwrap(),
         );
+        // Reported by the client side: only it attributes the client.
         assert_eq!(
-            (src.namespace.as_str(), src.workload.as_str()),
-            ("shop", "web")
+            (src.namespace.as_str(), src.workload.as_str(), src.kind()),
+            ("shop", "web", WorkloadKind::Process)
         );
         assert_eq!(
-            (dst.workload.as_str(), dst.port, dst.kind.as_str()),
-            ("api", 8080, "Process")
+            (dst.workload.as_str(), dst.port, dst.kind()),
+            ("api", 8080, WorkloadKind::Process)
         );
-        assert_eq!(flow.direction, ProtoDirection::Outbound as i32);
+        // RTT goes as the kernel's sum and count: 5 connections of 180 µs.
         assert_eq!(
-            (flow.connections_opened, flow.bytes_sent, flow.rtt_us),
-            (5, 500, 180)
+            (
+                flow.connections_opened,
+                flow.bytes_sent,
+                flow.rtt_sum_us,
+                flow.rtt_samples
+            ),
+            (5, 500, 900, 5)
         );
     }
 
@@ -207,15 +202,41 @@ mod tests {
         let inbound = &out.flows[0];
         let src = inbound.source.as_ref().unwrap();
         assert_eq!(
-            (src.ip.as_str(), src.workload.as_str(), src.kind.as_str()),
-            ("203.0.113.7", "", "External")
+            (src.ip.as_str(), src.workload.as_str(), src.kind()),
+            ("203.0.113.7", "", WorkloadKind::External)
         );
-        assert_eq!(inbound.destination.as_ref().unwrap().workload, "api");
-        assert_eq!(inbound.direction, ProtoDirection::Inbound as i32);
+        // Reported by the server side: the local end, with its port.
+        let server = inbound.destination.as_ref().unwrap();
+        assert_eq!((server.workload.as_str(), server.port), ("api", 8080));
         let outbound = out.flows[1].destination.as_ref().unwrap();
         assert_eq!(
-            (outbound.ip.as_str(), outbound.port, outbound.kind.as_str()),
-            ("198.51.100.1", 443, "External")
+            (outbound.ip.as_str(), outbound.port, outbound.kind()),
+            ("198.51.100.1", 443, WorkloadKind::External)
         );
+    }
+
+    /// Every kind the agent attributes travels as itself: a listed kind as
+    /// its enum value, another controller's kind by name.
+    #[test]
+    fn workload_kinds_keep_their_names_on_the_wire() {
+        use crate::attribution::kind;
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        for name in [
+            kind::DEPLOYMENT,
+            kind::STATEFUL_SET,
+            kind::DAEMON_SET,
+            kind::JOB,
+            kind::REPLICA_SET,
+            kind::POD,
+            kind::SERVICE,
+            kind::PROCESS,
+            "Node",
+        ] {
+            let end = endpoint(ip, 80, Some(Workload::new("shop", "x", name)));
+            assert_eq!(end.kind_name(), Some(name));
+            assert_eq!(end.kind() == WorkloadKind::Other, name == "Node");
+        }
+        let external = endpoint(ip, 80, None);
+        assert_eq!(external.kind_name(), Some("External"));
     }
 }

@@ -1,8 +1,7 @@
 //! Which colony gets which flow. A colony asks for the workloads its
-//! Connections select; a flow goes to every colony that asked for either
-//! end, with `connected` set on the ends that colony asked for (the far side
-//! of a flow to an unconnected workload stays unmarked). Pure: built from the
-//! watch caches and unit-tested without a cluster.
+//! Connections select; a flow goes, unchanged, to every colony that asked
+//! for either end. Pure: built from the watch caches and unit-tested
+//! without a cluster.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -62,7 +61,7 @@ impl ColonyScope {
         // Keyed lookups need owned keys; the map is small per drain.
         self.colonies_by_workload.get(&(
             endpoint.namespace.clone(),
-            endpoint.kind.clone(),
+            endpoint.kind_name()?.to_owned(),
             endpoint.workload.clone(),
         ))
     }
@@ -70,7 +69,7 @@ impl ColonyScope {
 
 /// Where a drain's flows go.
 pub enum Routing {
-    /// Every flow to this one colony, unmarked.
+    /// Every flow to this one colony.
     Everything(String),
     /// Each flow to the colonies whose Connections select either end.
     ByConnections(ColonyScope),
@@ -105,18 +104,11 @@ pub fn route(flows: Vec<Flow>, routing: &Routing) -> Routed {
             continue;
         }
         for colony in source.union(destination) {
-            let mut copy = flow.clone();
-            if let Some(end) = &mut copy.source {
-                end.connected = source.contains(colony);
-            }
-            if let Some(end) = &mut copy.destination {
-                end.connected = destination.contains(colony);
-            }
             routed
                 .per_colony
                 .entry(colony.clone())
                 .or_default()
-                .push(copy);
+                .push(flow.clone());
         }
     }
     routed
@@ -151,17 +143,17 @@ mod tests {
     }
 
     fn end(namespace: &str, workload: &str) -> Option<Endpoint> {
-        Some(Endpoint {
+        let mut end = Endpoint {
             namespace: namespace.into(),
             workload: workload.into(),
-            kind: if workload.is_empty() {
-                "External"
-            } else {
-                "Deployment"
-            }
-            .into(),
             ..Endpoint::default()
-        })
+        };
+        end.set_kind_name(if workload.is_empty() {
+            "External"
+        } else {
+            "Deployment"
+        });
+        Some(end)
     }
 
     fn flow(source: &str, destination: &str) -> Flow {
@@ -171,13 +163,6 @@ mod tests {
             connections_opened: 1,
             ..Flow::default()
         }
-    }
-
-    fn marks(flow: &Flow) -> (bool, bool) {
-        (
-            flow.source.as_ref().unwrap().connected,
-            flow.destination.as_ref().unwrap().connected,
-        )
     }
 
     #[test]
@@ -204,25 +189,24 @@ mod tests {
             &Routing::ByConnections(scope),
         );
         assert_eq!(routed.out_of_scope, 2);
+        // api → db goes to both: shop asked for api, data for db.
         let shop = &routed.per_colony["shop/shop"];
-        assert_eq!(shop.len(), 2);
-        assert_eq!(marks(&shop[0]), (true, true));
-        // api → db: shop asked for api only; data asked for db only.
-        assert_eq!(marks(&shop[1]), (true, false));
+        assert_eq!(shop, &vec![flow("web", "api"), flow("api", "db")]);
         let data = &routed.per_colony["shop/data"];
-        assert_eq!(data.len(), 1);
-        assert_eq!(marks(&data[0]), (false, true));
+        assert_eq!(data, &vec![flow("api", "db")]);
     }
 
     #[test]
-    fn everything_goes_to_the_one_colony_unmarked() {
+    fn everything_goes_to_the_one_colony_unchanged() {
         let routed = route(
             vec![flow("web", "api"), flow("cron", "")],
             &Routing::Everything(String::new()),
         );
         assert_eq!(routed.out_of_scope, 0);
-        assert_eq!(routed.per_colony[""].len(), 2);
-        assert_eq!(marks(&routed.per_colony[""][0]), (false, false));
+        assert_eq!(
+            routed.per_colony[""],
+            vec![flow("web", "api"), flow("cron", "")]
+        );
         assert!(
             route(vec![], &Routing::Everything("c".into()))
                 .per_colony

@@ -19,7 +19,7 @@ use coral_node_agent::metrics::Metrics;
 use coral_node_agent::report::{Fanout, FanoutSettings, PendingBatch};
 use coral_node_agent::state::StateDir;
 use coral_proto::Timestamp;
-use coral_proto::agent::v1::{Direction, Endpoint, Flow};
+use coral_proto::agent::v1::{Endpoint, Flow, WorkloadKind};
 use support::colony::{Colony, TOKEN, edge, eventually, u64_of};
 
 const PORT: u16 = 8080;
@@ -31,8 +31,7 @@ fn batch(server: &str, connections: u64) -> PendingBatch {
         port,
         namespace: "shop".into(),
         workload: workload.into(),
-        kind: "Deployment".into(),
-        connected: true,
+        kind: WorkloadKind::Deployment.into(),
         ..Endpoint::default()
     };
     PendingBatch {
@@ -42,7 +41,6 @@ fn batch(server: &str, connections: u64) -> PendingBatch {
         flows: vec![Flow {
             source: Some(end("web", 0)),
             destination: Some(end(server, u32::from(PORT))),
-            direction: Direction::Outbound as i32,
             connections_opened: connections,
             connections_closed: connections,
             ..Flow::default()

@@ -39,6 +39,7 @@ pub mod agent {
         proto_package!("coral.agent.v1");
     }
 
+    mod kind;
     pub mod limits;
 }
 

@@ -63,3 +63,43 @@ fn timestamps_keep_the_protobuf_wire_format() {
         coral_proto::pbjson_types::Timestamp::decode(ts.encode_to_vec().as_slice()).unwrap();
     assert_eq!((decoded.seconds, decoded.nanos), (1761771000, 7));
 }
+
+#[test]
+fn flows_carry_rtt_as_sum_and_count_and_kinds_as_enum_names() {
+    use coral_proto::agent::v1::{Endpoint, Flow, WorkloadKind};
+    let mut web = Endpoint {
+        ip: "10.0.0.1".into(),
+        namespace: "shop".into(),
+        workload: "web".into(),
+        ..Default::default()
+    };
+    web.set_kind(WorkloadKind::Deployment);
+    let external = Endpoint {
+        ip: "203.0.113.9".into(),
+        port: 443,
+        kind: WorkloadKind::External as i32,
+        ..Default::default()
+    };
+    let flow = Flow {
+        source: Some(web),
+        destination: Some(external),
+        connections_opened: 2,
+        rtt_sum_us: 300,
+        rtt_samples: 2,
+        ..Default::default()
+    };
+    let json = serde_json::to_value(&flow).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "source": {"ip": "10.0.0.1", "namespace": "shop", "workload": "web",
+                       "kind": "WORKLOAD_KIND_DEPLOYMENT"},
+            "destination": {"ip": "203.0.113.9", "port": 443, "kind": "WORKLOAD_KIND_EXTERNAL"},
+            "connectionsOpened": "2",
+            "rttSumUs": "300",
+            "rttSamples": "2",
+        })
+    );
+    let back: Flow = serde_json::from_value(json).unwrap();
+    assert_eq!(back, flow);
+}

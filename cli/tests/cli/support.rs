@@ -224,7 +224,7 @@ impl Agent {
 }
 
 pub fn workload(namespace: &str, name: &str, port: u32) -> Value {
-    json!({"ip": "10.244.1.7", "port": port, "namespace": namespace, "workload": name, "kind": "Deployment"})
+    json!({"ip": "10.244.1.7", "port": port, "namespace": namespace, "workload": name, "kind": "WORKLOAD_KIND_DEPLOYMENT"})
 }
 
 pub fn external(ip: &str, port: u32) -> Value {
@@ -235,12 +235,13 @@ pub fn flow(source: Value, destination: Value, connections: u64, bytes: u64) -> 
     json!({
         "source": source,
         "destination": destination,
-        "direction": "DIRECTION_OUTBOUND",
         "connectionsOpened": connections,
         "connectionsClosed": connections,
         "bytesSent": bytes,
         "bytesReceived": bytes * 10,
-        "rttUs": 250,
+        // Every closed connection had an RTT of 250 µs.
+        "rttSumUs": 250 * connections,
+        "rttSamples": connections,
     })
 }
 

@@ -147,8 +147,8 @@ async fn heartbeats_of_host_agents_register_their_components() {
     );
 
     let heartbeat = json!({"agentId": "laptop", "components": [
-        {"name": "api", "kind": "Process", "ports": [8080]},
-        {"namespace": "shop", "name": "frontend", "kind": "Process", "ports": [3000]},
+        {"name": "api", "kind": "WORKLOAD_KIND_PROCESS", "ports": [8080]},
+        {"namespace": "shop", "name": "frontend", "kind": "WORKLOAD_KIND_PROCESS", "ports": [3000]},
     ]});
     let (status, body) = colony.agent("Heartbeat", &heartbeat).await;
     assert_eq!(status, 200, "{body}");

@@ -164,19 +164,20 @@ pub fn enroll_body(agent_id: &str, key_byte: u8, token: &str) -> Value {
 }
 
 pub fn workload(namespace: &str, name: &str, port: u32) -> Value {
-    json!({"ip": "10.1.0.1", "port": port, "namespace": namespace, "workload": name, "kind": "Deployment"})
+    json!({"ip": "10.1.0.1", "port": port, "namespace": namespace, "workload": name, "kind": "WORKLOAD_KIND_DEPLOYMENT"})
 }
 
 pub fn flow(source: Value, destination: Value, connections: u64, bytes: u64) -> Value {
     json!({
         "source": source,
         "destination": destination,
-        "direction": "DIRECTION_OUTBOUND",
         "connectionsOpened": connections,
         "connectionsClosed": connections,
         "bytesSent": bytes,
         "bytesReceived": bytes * 10,
-        "rttUs": 250,
+        // Every closed connection had an RTT of 250 µs.
+        "rttSumUs": 250 * connections,
+        "rttSamples": connections,
     })
 }
 

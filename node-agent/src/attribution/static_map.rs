@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 
 use coral_proto::agent::limits::MAX_NAME_LEN;
-use coral_proto::agent::v1::LocalComponent;
+use coral_proto::agent::v1::{LocalComponent, WorkloadKind};
 
 use super::{Attribute, Workload, kind};
 
@@ -100,7 +100,7 @@ impl StaticMap {
                     components.push(LocalComponent {
                         namespace: entry.namespace.clone(),
                         name: entry.name.clone(),
-                        kind: kind::PROCESS.to_owned(),
+                        kind: WorkloadKind::Process.into(),
                         ports: Vec::new(),
                     });
                     components.len() - 1
@@ -330,6 +330,6 @@ mod tests {
             summary,
             [("shop", "api", &[8080, 8443][..]), ("host", "web", &[][..])]
         );
-        assert!(components.iter().all(|c| c.kind == kind::PROCESS));
+        assert!(components.iter().all(|c| c.kind() == WorkloadKind::Process));
     }
 }

@@ -126,7 +126,6 @@ impl Fanout {
                 node_name: settings.node_name.clone(),
                 enrollment_token: target.enrollment_token.clone(),
                 pubkey: settings.key.public_key().to_base64(),
-                colony: target.colony.clone(),
                 colony_endpoint: target.endpoint.clone(),
                 heartbeat_interval: settings.heartbeat_interval,
                 buffer_batches: settings.buffer_batches,

@@ -24,8 +24,6 @@ pub struct ReporterConfig {
     pub node_name: String,
     pub enrollment_token: String,
     pub pubkey: String,
-    /// `namespace/name` of the Colony the batches are for (may be empty).
-    pub colony: String,
     /// Shown in "unreachable" log lines.
     pub colony_endpoint: String,
     pub heartbeat_interval: Duration,
@@ -263,7 +261,6 @@ impl<L: ColonyLink> Reporter<L> {
                 window_start: Some(head.window_start),
                 window_end: Some(head.window_end),
                 flows: head.flows.clone(),
-                colony: self.config.colony.clone(),
             };
             let flows = batch.flows.len() as u64;
             if numbered && let Some(state) = &self.state {

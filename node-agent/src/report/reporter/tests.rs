@@ -88,7 +88,6 @@ fn config(buffer_batches: usize) -> ReporterConfig {
         node_name: "node-1".into(),
         enrollment_token: "t".into(),
         pubkey: "k".into(),
-        colony: String::new(),
         colony_endpoint: "fake".into(),
         heartbeat_interval: Duration::from_secs(10),
         buffer_batches,
