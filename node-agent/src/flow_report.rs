@@ -106,6 +106,7 @@ pub fn attribute(records: &[FlowRecord], lookup: &dyn Attribute) -> Attributed {
             bytes_received: record.bytes_received,
             rtt_sum_us: record.srtt_sum_us,
             rtt_samples: record.srtt_samples,
+            l7: None,
         });
     }
     out

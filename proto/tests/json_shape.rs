@@ -103,3 +103,29 @@ fn flows_carry_rtt_as_sum_and_count_and_kinds_as_enum_names() {
     let back: Flow = serde_json::from_value(json).unwrap();
     assert_eq!(back, flow);
 }
+
+#[test]
+fn l7_stats_are_an_optional_sub_message() {
+    use coral_proto::agent::v1::{Flow, L7Protocol, L7Stats};
+    let flow = Flow {
+        l7: Some(L7Stats {
+            protocol: L7Protocol::Http as i32,
+            requests: 3,
+            errors: 1,
+            latency_buckets: vec![0, 2, 1],
+        }),
+        ..Default::default()
+    };
+    let json = serde_json::to_value(&flow).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"l7": {"protocol": "L7_PROTOCOL_HTTP", "requests": "3", "errors": "1",
+                                  "latencyBuckets": ["0", "2", "1"]}})
+    );
+    assert!(
+        serde_json::to_value(Flow::default())
+            .unwrap()
+            .get("l7")
+            .is_none()
+    );
+}

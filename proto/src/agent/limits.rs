@@ -15,3 +15,7 @@ pub const MAX_NAME_LEN: usize = 253;
 
 /// Most components one heartbeat may register.
 pub const MAX_LOCAL_COMPONENTS: usize = 256;
+
+/// Entries of `L7Stats.latency_buckets` at most (log-2 buckets of
+/// microseconds, see agent.proto). Not checked yet: no agent sends them.
+pub const L7_LATENCY_BUCKETS: usize = 32;
