@@ -1,7 +1,7 @@
 //! Command lines of `coral` and `kubectl-coral` (clap derive).
 
 use clap::{Args, Parser, Subcommand};
-use coral_logging::LogLevel;
+use coral_telemetry::LogLevel;
 
 use crate::output::OutputFormat;
 use crate::render::units::parse_window;

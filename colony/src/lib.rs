@@ -3,10 +3,6 @@
 //! status, agents, components, topology, edge series and events over gRPC
 //! and Connect-JSON on one port.
 
-// `config` still imports the log types from the crate's old name; the
-// alias keeps it building until it names `coral_telemetry`.
-extern crate coral_telemetry as coral_logging;
-
 pub mod app;
 pub mod config;
 pub mod discovery_registration;

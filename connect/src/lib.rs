@@ -14,7 +14,6 @@ mod operations;
 mod rejection;
 mod router;
 mod server;
-mod signals;
 mod unary;
 mod workers;
 
@@ -24,4 +23,3 @@ pub use operations::{display_listen_addr, operations_routes};
 pub use rejection::{Rejection, RejectionObserver};
 pub use router::{ConnectRouter, DEFAULT_BODY_LIMIT};
 pub use server::{ServeOptions, serve};
-pub use signals::shutdown_signal;

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use clap::Parser;
-use coral_logging::{LogFormat, LogLevel};
+use coral_telemetry::{LogFormat, LogLevel};
 
 #[derive(Debug, Clone, Parser)]
 #[command(

@@ -12,7 +12,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> Result<()> {
     let config = Config::parse();
-    coral_logging::init(config.log_level, config.log_format);
+    coral_telemetry::init(config.log_level, config.log_format);
     // With connection threads, this runtime only accepts and runs the
     // cleanup timer; without them it serves the connections too.
     let runtime = if config.connection_threads() > 0 {
@@ -24,7 +24,7 @@ fn main() -> Result<()> {
     .build()
     .context("cannot start the tokio runtime")?;
     runtime.block_on(async {
-        let shutdown = coral_connect::shutdown_signal().context("cannot handle SIGINT/SIGTERM")?;
+        let shutdown = coral_telemetry::shutdown_signal().context("cannot handle SIGINT/SIGTERM")?;
         coral_discovery::run(config, shutdown).await?;
         Ok(())
     })

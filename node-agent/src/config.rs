@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use coral_logging::{LogFormat, LogLevel};
+use coral_telemetry::{LogFormat, LogLevel};
 
 use crate::attribution::StaticWorkload;
 

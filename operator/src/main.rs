@@ -64,9 +64,10 @@ async fn main() -> anyhow::Result<()> {
     let client = kube::Client::try_default().await.context(
         "connecting to Kubernetes (set KUBECONFIG, or run in a pod with a service account)",
     )?;
+    let shutdown = coral_telemetry::shutdown_signal().context("cannot handle SIGINT/SIGTERM")?;
     let (stop, stopped) = oneshot::channel();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        shutdown.await;
         tracing::info!("shutdown requested; finishing in-flight reconciles");
         let _ = stop.send(());
         // In-flight API calls to an overloaded apiserver can hang for minutes; don't outlive the grace period.
@@ -82,15 +83,6 @@ async fn main() -> anyhow::Result<()> {
         coral_operator::run::shutdown_from(stopped),
     )
     .await
-}
-
-async fn wait_for_signal() {
-    let mut terminate =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async { match terminate.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {}
-    }
 }
 
 fn init_logging(json: Option<bool>) {

@@ -98,7 +98,7 @@ async fn watch_connections(
     node: &str,
     style: &Style,
 ) -> Result<(), CliError> {
-    let shutdown = coral_connect::shutdown_signal()
+    let shutdown = coral_telemetry::shutdown_signal()
         .map_err(|e| CliError::Io(format!("cannot handle Ctrl+C: {e}")))?;
     tokio::pin!(shutdown);
     let mut seen = BTreeSet::new();

@@ -6,7 +6,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use coral_logging::LogLevel;
+use coral_telemetry::LogLevel;
 
 use crate::args::StartArgs;
 use crate::client::ColonyClient;

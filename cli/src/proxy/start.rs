@@ -6,7 +6,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
-use coral_logging::{LogFormat, LogLevel};
+use coral_telemetry::{LogFormat, LogLevel};
 use coral_mesh::{ColonyJoin, MeshInterface, PublicKey, SecretKey, resolve_endpoint};
 use coral_proto::agent::v1::{EnrollRequest, EnrollResponse};
 use serde_json::{Value, json};
@@ -32,7 +32,7 @@ struct Found {
 
 pub async fn start(home: &CoralHome, args: &ProxyStartArgs) -> Result<(), CliError> {
     let file = colony_file::resolve(home, Some(&args.colony_id))?;
-    coral_logging::init(LogLevel::Info, LogFormat::Auto);
+    coral_telemetry::init(LogLevel::Info, LogFormat::Auto);
     let discovery = args
         .discovery
         .clone()
@@ -107,7 +107,7 @@ pub async fn start(home: &CoralHome, args: &ProxyStartArgs) -> Result<(), CliErr
         style.green("✓")
     );
 
-    let shutdown = coral_connect::shutdown_signal()
+    let shutdown = coral_telemetry::shutdown_signal()
         .map_err(|e| CliError::Io(format!("cannot handle SIGINT/SIGTERM: {e}")))?;
     tokio::pin!(shutdown);
     loop {

@@ -114,7 +114,9 @@ async fn run(args: Args) -> Result<()> {
         return Ok(());
     }
     eprintln!("\nThe demo runs until Ctrl-C; `cargo xtask cluster down` removes the cluster.");
-    wait_for_stop().await;
+    coral_telemetry::shutdown_signal()
+        .context("cannot handle SIGINT/SIGTERM")?
+        .await;
     eprintln!("stopping the demo's processes and removing its network namespaces");
     drop(demo);
     Ok(())
@@ -130,14 +132,5 @@ fn show(binary: &Path, args: &[&str]) {
         Ok(status) if status.success() => {}
         Ok(status) => eprintln!("({} exited with {status})", binary.display()),
         Err(error) => eprintln!("cannot run {}: {error}", binary.display()),
-    }
-}
-
-async fn wait_for_stop() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
     }
 }
