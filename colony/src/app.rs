@@ -4,13 +4,14 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use coral_connect::{ConnectRouter, ConnectService, operations_routes};
+use coral_connect::{ConnectRouter, ConnectService};
 use coral_proto::agent::v1::agent_service_server::{
     AgentService, AgentServiceServer, SERVICE_NAME as AGENT_SERVICE,
 };
 use coral_proto::colony::v1::colony_service_server::{
     ColonyService, ColonyServiceServer, SERVICE_NAME as COLONY_SERVICE,
 };
+use coral_telemetry::{MetricsSource, ProbeBodies, Probes};
 
 use crate::service::Colony;
 
@@ -47,7 +48,12 @@ pub fn build(colony: Colony, ready: Arc<AtomicBool>) -> Result<ConnectService, R
     let users = ColonyServiceServer::new(colony.clone()).max_decoding_message_size(BODY_LIMIT);
 
     let for_metrics = colony.clone();
-    let operations = operations_routes(ready, move || for_metrics.metrics().encode());
+    let operations = Probes::new(
+        ProbeBodies::UNTIL_SHUTDOWN,
+        ready,
+        MetricsSource::from_fn(move || for_metrics.metrics().encode()),
+    )
+    .router();
 
     let router = ConnectRouter::new()
         .body_limit(BODY_LIMIT)

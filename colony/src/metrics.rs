@@ -102,10 +102,7 @@ impl Metrics {
 
     /// OpenMetrics text exposition.
     pub fn encode(&self) -> String {
-        let mut text = String::new();
-        // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
-        text
+        coral_telemetry::encode_registry(&self.registry)
     }
 }
 

@@ -19,7 +19,7 @@ mod workers;
 
 pub use dispatch::ConnectService;
 pub use error::{ConnectError, code_name, http_status};
-pub use operations::{display_listen_addr, operations_routes};
+pub use operations::display_listen_addr;
 pub use rejection::{Rejection, RejectionObserver};
 pub use router::{ConnectRouter, DEFAULT_BODY_LIMIT};
 pub use server::{ServeOptions, serve};

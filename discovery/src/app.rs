@@ -4,10 +4,11 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use coral_connect::{ConnectRouter, ConnectService, DEFAULT_BODY_LIMIT, operations_routes};
+use coral_connect::{ConnectRouter, ConnectService, DEFAULT_BODY_LIMIT};
 use coral_proto::discovery::v1::discovery_service_server::{
     DiscoveryService, DiscoveryServiceServer, SERVICE_NAME,
 };
+use coral_telemetry::{MetricsSource, ProbeBodies, Probes};
 
 use crate::health_json::HealthJson;
 use crate::service::Discovery;
@@ -43,7 +44,12 @@ pub fn build(
         .max_decoding_message_size(DEFAULT_BODY_LIMIT);
 
     let for_metrics = discovery.clone();
-    let operations = operations_routes(ready, move || for_metrics.render_metrics());
+    let operations = Probes::new(
+        ProbeBodies::UNTIL_SHUTDOWN,
+        ready,
+        MetricsSource::from_fn(move || for_metrics.render_metrics()),
+    )
+    .router();
     let for_rejections = discovery.clone();
 
     let router = ConnectRouter::new()

@@ -4,12 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
-use axum::routing::get;
-use tokio::net::TcpListener;
+use coral_telemetry::{MetricsSource, ProbeBodies, Probes, Readiness};
 
 use crate::metrics::Metrics;
 
@@ -19,40 +14,19 @@ pub struct Health {
     pub ready: AtomicBool,
 }
 
-pub fn router(health: Arc<Health>) -> Router {
-    Router::new()
-        .route("/metrics", get(metrics))
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
-        .with_state(health)
-}
-
-async fn metrics(State(health): State<Arc<Health>>) -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        health.metrics.render(),
-    )
-}
-
-async fn readyz(State(health): State<Arc<Health>>) -> (StatusCode, &'static str) {
-    if health.ready.load(Ordering::Relaxed) {
-        (StatusCode::OK, "ready\n")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
-    }
-}
-
 /// Binds `addr` and serves in the background; returns the bound address.
+/// The port stays open until the process exits, so a stopping agent still
+/// answers its probes (`/readyz` with 503) and scrapes.
 pub async fn serve(addr: SocketAddr, health: Arc<Health>) -> std::io::Result<SocketAddr> {
-    let listener = TcpListener::bind(addr).await?;
-    let bound = listener.local_addr()?;
-    tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, router(health)).await {
-            tracing::error!(%error, "metrics server failed");
-        }
-    });
-    Ok(bound)
+    let metrics = health.metrics.clone();
+    let probes = Probes::new(
+        ProbeBodies::lines("not ready\n"),
+        Readiness::from_fn(move || health.ready.load(Ordering::Relaxed)),
+        MetricsSource::from_fn(move || metrics.render()),
+    );
+    // The caller names the address in its own error.
+    let server = coral_telemetry::serve(addr, probes.router(), std::future::pending())
+        .await
+        .map_err(|error| error.source)?;
+    Ok(server.addr)
 }

@@ -1,17 +1,22 @@
-//! `/healthz`, `/readyz` and `/metrics`. Reveals no resource data.
+//! `/healthz`, `/readyz` and `/metrics` on the operator's HTTP port.
+//! Reveals no resource data.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
-use axum::routing::get;
+use coral_telemetry::{MetricsSource, ProbeBodies, Probes};
 use futures::Future;
 
 use crate::metrics::Metrics;
+
+/// The operator answers bare words, without the newline the other
+/// binaries end their probe texts with.
+const BODIES: ProbeBodies = ProbeBodies {
+    alive: "ok",
+    ready: "ready",
+    not_ready: "starting",
+};
 
 #[derive(Clone)]
 pub struct HttpState {
@@ -20,47 +25,21 @@ pub struct HttpState {
     pub ready: Arc<AtomicBool>,
 }
 
-pub fn router(state: HttpState) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .with_state(state)
-}
-
-async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
-    if state.ready.load(Ordering::Relaxed) {
-        (StatusCode::OK, "ready")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "starting")
-    }
-}
-
-async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.metrics.encode(),
-    )
-}
-
 /// Binds `addr` and serves until `shutdown`; returns the bound address.
 pub async fn serve(
     addr: SocketAddr,
     state: HttpState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let bound = listener.local_addr()?;
-    let handle = tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, router(state))
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(%error, "HTTP server failed");
-        }
-    });
-    Ok((bound, handle))
+    let HttpState { metrics, ready } = state;
+    let probes = Probes::new(
+        BODIES,
+        ready,
+        MetricsSource::from_fn(move || metrics.encode()),
+    );
+    // The operator's RunError wraps a plain io::Error.
+    let server = coral_telemetry::serve(addr, probes.router(), shutdown)
+        .await
+        .map_err(|error| error.source)?;
+    Ok((server.addr, server.task))
 }

@@ -99,14 +99,11 @@ impl Metrics {
 
     /// OpenMetrics text.
     pub fn encode(&self) -> String {
-        let mut text = String::new();
         let registry = self
             .registry
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        // Encoding into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
-        text
+        coral_telemetry::encode_registry(&registry)
     }
 }
 
