@@ -24,7 +24,8 @@ fn main() -> Result<()> {
     .build()
     .context("cannot start the tokio runtime")?;
     runtime.block_on(async {
-        let shutdown = coral_telemetry::shutdown_signal().context("cannot handle SIGINT/SIGTERM")?;
+        let shutdown =
+            coral_telemetry::shutdown_signal().context("cannot handle SIGINT/SIGTERM")?;
         coral_discovery::run(config, shutdown).await?;
         Ok(())
     })

@@ -6,9 +6,9 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
-use coral_telemetry::{LogFormat, LogLevel};
 use coral_mesh::{ColonyJoin, MeshInterface, PublicKey, SecretKey, resolve_endpoint};
 use coral_proto::agent::v1::{EnrollRequest, EnrollResponse};
+use coral_telemetry::{LogFormat, LogLevel};
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 
