@@ -16,13 +16,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use coral_mesh::MeshNetwork;
 use coral_colony::rollup::minute_of;
 use coral_colony::service::{Colony, ColonySettings, unix_now};
 use coral_colony::store::clickhouse::local_server::LocalServer;
 use coral_colony::store::duckdb::DuckDbStore;
 use coral_colony::store::recent::{DEFAULT_KEEP_SECONDS, RecentMinutes};
 use coral_colony::store::{BatchId, EdgeKey, EdgeMinute, EdgeStats, Store, WorkloadRef};
+use coral_mesh::MeshNetwork;
 use coral_proto::colony::v1::GetTopologyRequest;
 use coral_proto::colony::v1::colony_service_server::ColonyService;
 

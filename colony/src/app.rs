@@ -4,13 +4,13 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use coral_connect::{ConnectRouter, ConnectService};
 use coral_proto::agent::v1::agent_service_server::{
     AgentService, AgentServiceServer, SERVICE_NAME as AGENT_SERVICE,
 };
 use coral_proto::colony::v1::colony_service_server::{
     ColonyService, ColonyServiceServer, SERVICE_NAME as COLONY_SERVICE,
 };
+use coral_rpc::{ConnectRouter, ConnectService};
 use coral_telemetry::{MetricsSource, ProbeBodies, Probes};
 
 use crate::service::Colony;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use clap::builder::{RangedU64ValueParser, TypedValueParser};
-use coral_colony_config::{
+use coral_config::{
     ColonySettings, ConfigFileError, SecretString, SettingsError, StorageSettings, defaults, limits,
 };
 use coral_mesh::{MeshIpv4Cidr, MeshIpv6Cidr};
@@ -458,7 +458,7 @@ impl RuntimeSettings for ColonySettings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use coral_colony_config::MeshSettings;
+    use coral_config::MeshSettings;
 
     fn settings_from<const N: usize>(args: [&str; N]) -> Result<ColonySettings, ConfigError> {
         ColonyFlags::try_parse_from(args).unwrap().settings()
@@ -543,7 +543,7 @@ mod tests {
             },
             discovery_endpoint: Some("http://discovery:8080".into()),
             kubernetes_colony: Some("shop/shop-prod".into()),
-            retention: coral_colony_config::RetentionSettings {
+            retention: coral_config::RetentionSettings {
                 flow_days: 3,
                 hourly_flow_days: 20,
                 event_days: 14,

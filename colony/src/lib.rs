@@ -21,6 +21,6 @@ pub mod store;
 pub mod validation;
 
 pub use config::{ColonyFlags, RuntimeSettings};
-pub use coral_colony_config::ColonySettings as Settings;
+pub use coral_config::ColonySettings as Settings;
 pub use server::{ServeError, VERSION, run};
 pub use service::{Colony, ColonySettings};

@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::app::{self, ReflectionError};
-use coral_colony_config::ColonySettings as Settings;
+use coral_config::ColonySettings as Settings;
 
 use crate::config::{ConfigError, RuntimeSettings, StorageChoice};
 use crate::discovery_registration::{self, Announcement, EndpointError};
@@ -207,7 +207,7 @@ pub async fn run(config: Settings, shutdown: impl Future<Output = ()>) -> Result
         None => None,
     };
 
-    tracing::info!(addr = %coral_connect::display_listen_addr(local), storage = storage_name, "Colony listening");
+    tracing::info!(addr = %coral_rpc::display_listen_addr(local), storage = storage_name, "Colony listening");
     let (stop_registration, stopped) = watch::channel(false);
     let registration = discovery.map(|endpoint| {
         let announcement = Announcement {
@@ -236,10 +236,10 @@ pub async fn run(config: Settings, shutdown: impl Future<Output = ()>) -> Result
         let _ = stopped.wait_for(|stop| *stop).await;
     };
     let on_mesh = mesh_listener.map(|listener| {
-        tokio::spawn(coral_connect::serve(
+        tokio::spawn(coral_rpc::serve(
             listener,
             service.clone(),
-            coral_connect::ServeOptions::default(),
+            coral_rpc::ServeOptions::default(),
             until_stopped(serving_stopped.clone()),
         ))
     });
@@ -249,10 +249,10 @@ pub async fn run(config: Settings, shutdown: impl Future<Output = ()>) -> Result
         tracing::info!("Shutting down: no new connections, finishing in-flight requests");
         let _ = stop_serving.send(true);
     };
-    let serve_public = coral_connect::serve(
+    let serve_public = coral_rpc::serve(
         listener,
         service,
-        coral_connect::ServeOptions::default(),
+        coral_rpc::ServeOptions::default(),
         until_stopped(serving_stopped),
     );
     tokio::join!(signal, serve_public);

@@ -5,7 +5,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-use coral_colony_config::defaults;
+use coral_config::defaults;
 
 use crate::references::{NamespacedReference, SecretKeyReference};
 

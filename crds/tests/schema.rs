@@ -127,7 +127,7 @@ fn cross_field_rules_are_in_the_schema() {
 /// server admits is one the colony accepts.
 #[test]
 fn retention_bounds_and_defaults_match_the_colony_settings() {
-    use coral_colony_config::{defaults, limits};
+    use coral_config::{defaults, limits};
     let root = schema_of(Colony::crd());
     let spec = &root["properties"]["spec"]["properties"];
     let schema = &spec["retention"];

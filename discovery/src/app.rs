@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use coral_connect::{ConnectRouter, ConnectService, DEFAULT_BODY_LIMIT};
 use coral_proto::discovery::v1::discovery_service_server::{
     DiscoveryService, DiscoveryServiceServer, SERVICE_NAME,
 };
+use coral_rpc::{ConnectRouter, ConnectService, DEFAULT_BODY_LIMIT};
 use coral_telemetry::{MetricsSource, ProbeBodies, Probes};
 
 use crate::health_json::HealthJson;

@@ -56,7 +56,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let service = app::build(discovery.clone(), ready.clone())?;
     let cleanup = tokio::spawn(cleanup::run(discovery, config.cleanup_interval()));
 
-    tracing::info!(addr = %coral_connect::display_listen_addr(local), "Discovery service listening");
+    tracing::info!(addr = %coral_rpc::display_listen_addr(local), "Discovery service listening");
     let shutdown = async move {
         shutdown.await;
         ready.store(false, Ordering::Relaxed);
@@ -64,11 +64,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     };
     // Lookups are tiny: much of their cost is waking other threads, so each
     // core serves its share of the connections on its own runtime.
-    let options = coral_connect::ServeOptions {
+    let options = coral_rpc::ServeOptions {
         connection_threads: config.connection_threads(),
         ..Default::default()
     };
-    coral_connect::serve(listener, service, options, shutdown).await;
+    coral_rpc::serve(listener, service, options, shutdown).await;
     cleanup.abort();
     tracing::info!("Discovery service stopped");
     Ok(())

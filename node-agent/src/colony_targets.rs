@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use coral_colony_config::{AgentColoniesError, AgentColoniesFile};
+use coral_config::{AgentColoniesError, AgentColoniesFile};
 
 use crate::config::{Config, ConfigError, Mode};
 

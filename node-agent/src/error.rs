@@ -50,7 +50,7 @@ pub enum StartError {
     #[error(transparent)]
     Endpoint(#[from] crate::report::EndpointError),
     #[error(transparent)]
-    Colonies(#[from] coral_colony_config::AgentColoniesError),
+    Colonies(#[from] coral_config::AgentColoniesError),
     #[error(
         "cannot read this network namespace's cookie (SO_NETNS_COOKIE, Linux ≥ 5.14), \
          which host mode needs to tell this host's processes apart: {0}"

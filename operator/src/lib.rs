@@ -5,10 +5,6 @@
 //! children with pure functions (`*/desired.rs`, unit-tested), apply only
 //! what differs (`apply.rs`), then derive status from the children.
 
-// `node_agent::settings` still imports the log types from the crate's old
-// name; the alias keeps it building until it names `coral_telemetry`.
-extern crate coral_telemetry as coral_logging;
-
 #[cfg(test)]
 mod api_server_verifier;
 pub mod apply;

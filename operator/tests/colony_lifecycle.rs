@@ -10,7 +10,7 @@ mod support;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
-use coral_colony_config::{AgentColoniesFile, AgentColony};
+use coral_config::{AgentColoniesFile, AgentColony};
 use coral_crds::{Colony, Connection};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Event, PersistentVolume, Secret, Service};

@@ -105,8 +105,10 @@ fn with_clippy(cmd: &mut std::process::Command) -> Result<()> {
             .args(["which", "clippy-driver"]),
     )
     .context("finding clippy-driver (rustup component add clippy)")?;
-    cmd.env("RUSTC_WORKSPACE_WRAPPER", driver.trim())
-        .env("CLIPPY_ARGS", "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__");
+    cmd.env("RUSTC_WORKSPACE_WRAPPER", driver.trim()).env(
+        "CLIPPY_ARGS",
+        "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__",
+    );
     Ok(())
 }
 

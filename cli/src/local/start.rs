@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use coral_colony_config::{ColonySettings, SecretString, StorageSettings};
+use coral_config::{ColonySettings, SecretString, StorageSettings};
 use coral_telemetry::LogFormat;
 
 use crate::args::StartArgs;

@@ -16,11 +16,11 @@ use tun_rs::AsyncDevice;
 
 use crate::config::{MeshConfig, PeerConfig};
 use crate::error::MeshError;
-use coral_mesh_addressing::{PublicKey, SecretKey};
 use crate::peer::Peer;
 use crate::peer_table::PeerTable;
 use crate::stats::{Counters, MeshStats};
 use crate::udp::Udp;
+use coral_mesh_addressing::{PublicKey, SecretKey};
 
 /// boringtun's timers expect to be driven about four times a second.
 const TIMER_PERIOD: Duration = Duration::from_millis(250);

@@ -8,9 +8,9 @@ use tracing::Instrument;
 use crate::config::{MeshConfig, PeerConfig};
 use crate::device_loop::{Command, DeviceLoop};
 use crate::error::MeshError;
-use coral_mesh_addressing::PublicKey;
 use crate::stats::MeshStats;
 use crate::udp::Udp;
+use coral_mesh_addressing::PublicKey;
 
 /// Owns the running interface: dropping it (or [`MeshInterface::shutdown`])
 /// stops the loop and deletes the TUN device.

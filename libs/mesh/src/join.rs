@@ -4,10 +4,10 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use coral_mesh_addressing::{CidrError, IpCidr};
 use crate::config::{
     DEFAULT_IPV6_PREFIX, DEFAULT_KEEPALIVE_SECS, DEFAULT_MTU, MeshConfig, PeerConfig,
 };
+use coral_mesh_addressing::{CidrError, IpCidr};
 use coral_mesh_addressing::{PublicKey, SecretKey};
 
 /// The colony as a spoke sees it, and the spoke's own mesh addresses.

@@ -7,8 +7,8 @@ use std::time::Instant;
 use boringtun::noise::Tunn;
 
 use crate::config::PeerConfig;
-use coral_mesh_addressing::SecretKey;
 use crate::stats::PeerStats;
+use coral_mesh_addressing::SecretKey;
 
 pub(crate) struct Peer {
     pub config: PeerConfig,

@@ -7,10 +7,10 @@ use std::net::IpAddr;
 
 use rand_core::{OsRng, RngCore};
 
-use coral_mesh_addressing::IpCidr;
 use crate::config::PeerConfig;
-use coral_mesh_addressing::{PublicKey, SecretKey};
 use crate::peer::Peer;
+use coral_mesh_addressing::IpCidr;
+use coral_mesh_addressing::{PublicKey, SecretKey};
 
 /// boringtun keeps 24 bits of the index for the peer (it adds 8 of its own).
 const INDEX_MASK: u32 = 0x00ff_ffff;

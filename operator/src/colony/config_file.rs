@@ -3,9 +3,7 @@
 //! mounted instead. The dashboard and reef settings of the spec are not in
 //! it: the colony does not serve either yet.
 
-use coral_colony_config::{
-    ColonySettings, MeshSettings, RetentionSettings, StorageSettings, defaults,
-};
+use coral_config::{ColonySettings, MeshSettings, RetentionSettings, StorageSettings, defaults};
 use coral_crds::ColonySpec;
 
 use super::CONNECT_PORT;
@@ -37,7 +35,7 @@ pub enum RenderError {
     #[error("spec.mesh.ipv6CIDR: {0}")]
     Ipv6Cidr(coral_mesh_addressing::NetworkError),
     #[error("spec: {0}")]
-    Settings(#[from] coral_colony_config::SettingsError),
+    Settings(#[from] coral_config::SettingsError),
 }
 
 /// The colony's settings for a Colony in `namespace`.

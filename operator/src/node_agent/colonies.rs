@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 
-use coral_colony_config::{AgentColoniesFile, AgentColony};
+use coral_config::{AgentColoniesFile, AgentColony};
 use coral_mesh_addressing::MeshIpv4Cidr;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;

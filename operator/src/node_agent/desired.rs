@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use coral_colony_config::AgentColoniesFile;
+use coral_config::AgentColoniesFile;
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec};
 use k8s_openapi::api::core::v1::{
     Container, EnvVar, PodSpec, PodTemplateSpec, Secret, SecurityContext, Volume, VolumeMount,

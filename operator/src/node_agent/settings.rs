@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use clap::ValueEnum;
-use coral_logging::{LogFormat, LogLevel};
+use coral_telemetry::{LogFormat, LogLevel};
 use k8s_openapi::api::core::v1::{LocalObjectReference, ResourceRequirements, Toleration};
 use serde::{Deserialize, Serialize};
 

@@ -187,7 +187,7 @@ fn bin_dir() -> PathBuf {
 /// --server-side -f examples/demo` would, with a mesh range of this test's
 /// own (the demo's default may be in use on this machine).
 async fn apply_examples(client: &Client, namespace: &str) -> Result<()> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/demo");
     let mut files: Vec<_> = std::fs::read_dir(&dir)?
         .map(|entry| entry.map(|e| e.path()))
         .collect::<Result<_, _>>()?;

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use coral_colony_config::AgentColoniesFile;
+use coral_config::AgentColoniesFile;
 use coral_e2e::{ServerProcess, poll_until};
 use coral_operator::node_agent::colonies::{FILE_KEY, SECRET_NAME};
 use k8s_openapi::api::core::v1::Secret;

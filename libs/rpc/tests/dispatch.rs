@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tonic::{Response, Status};
 use tower::ServiceExt;
 
-use coral_connect::{ConnectRouter, ConnectService};
+use coral_rpc::{ConnectRouter, ConnectService};
 
 const HEALTH: &str = "/coral.discovery.v1.DiscoveryService/Health";
 const LOOKUP: &str = "/coral.discovery.v1.DiscoveryService/LookupColony";
