@@ -159,10 +159,10 @@ pub struct MeshSettings {
     #[serde(default = "default_true", skip_serializing_if = "is_true")]
     pub enabled: bool,
     /// Agents get addresses from it; host 1 is the colony.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "ipv4_cidr")]
     pub ipv4_cidr: MeshIpv4Cidr,
     /// Agents' IPv6 addresses: the same host number in this /64.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "ipv6_cidr")]
     pub ipv6_cidr: MeshIpv6Cidr,
     /// UDP port of the WireGuard hub.
     #[serde(default = "default_mesh_port")]
@@ -428,6 +428,20 @@ impl ColonySettings {
                 .join(self.colony_id()),
         )
     }
+}
+
+/// The mesh networks, with the field named in the error (the YAML error's
+/// own path stops at `mesh`).
+fn ipv4_cidr<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<MeshIpv4Cidr, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    text.parse()
+        .map_err(|error| serde::de::Error::custom(format!("ipv4Cidr: {error}")))
+}
+
+fn ipv6_cidr<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<MeshIpv6Cidr, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    text.parse()
+        .map_err(|error| serde::de::Error::custom(format!("ipv6Cidr: {error}")))
 }
 
 fn in_range(
