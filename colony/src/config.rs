@@ -10,7 +10,8 @@ use std::time::Duration;
 use clap::Parser;
 use clap::builder::{RangedU64ValueParser, TypedValueParser};
 use coral_config::{
-    ColonySettings, ConfigFileError, SecretString, SettingsError, StorageSettings, defaults, limits,
+    ColonySettings, ConfigFileError, KubernetesColony, SecretString, SettingsError,
+    StorageSettings, defaults, limits,
 };
 use coral_mesh::{MeshIpv4Cidr, MeshIpv6Cidr};
 use coral_telemetry::{LogFormat, LogLevel};
@@ -139,7 +140,7 @@ pub struct ColonyFlags {
     /// needs list/watch on pods, deployments, statefulsets, daemonsets and
     /// connections in that namespace; the operator sets this up).
     #[arg(long, env = "CORAL_KUBERNETES_COLONY")]
-    pub kubernetes_colony: Option<String>,
+    pub kubernetes_colony: Option<KubernetesColony>,
 
     /// Seconds between inventory passes over the watched objects
     /// [default: 5].
@@ -219,8 +220,6 @@ pub enum ConfigError {
     File(#[from] ConfigFileError),
     #[error("{0}")]
     Settings(#[from] SettingsError),
-    #[error("--kubernetes-colony: {0}")]
-    KubernetesColony(String),
     #[error("--storage clickhouse needs --clickhouse-url, e.g. http://localhost:8123")]
     NoClickHouseUrl,
     #[error("cannot read the ClickHouse password file {path}: {source}")]
@@ -542,7 +541,7 @@ mod tests {
                 ..MeshSettings::default()
             },
             discovery_endpoint: Some("http://discovery:8080".into()),
-            kubernetes_colony: Some("shop/shop-prod".into()),
+            kubernetes_colony: Some("shop/shop-prod".parse().unwrap()),
             retention: coral_config::RetentionSettings {
                 flow_days: 3,
                 hourly_flow_days: 20,
@@ -593,8 +592,11 @@ mod tests {
             }
         );
         assert_eq!(
-            settings.kubernetes_colony.as_deref(),
-            Some("shop/shop-prod")
+            settings
+                .kubernetes_colony
+                .as_ref()
+                .map(|c| (c.namespace.as_str(), c.name.as_str())),
+            Some(("shop", "shop-prod"))
         );
 
         let overridden = settings_from([

@@ -187,13 +187,7 @@ pub async fn run(config: Settings, shutdown: impl Future<Output = ()>) -> Result
     let ready = Arc::new(AtomicBool::new(true));
     let service = app::build(colony.clone(), ready.clone())?;
     let purge = tokio::spawn(retention::run(colony.clone(), config.purge_interval()));
-    let kubernetes_colony = config
-        .kubernetes_colony
-        .as_deref()
-        .map(str::parse::<inventory::KubernetesColony>)
-        .transpose()
-        .map_err(ConfigError::KubernetesColony)?;
-    let inventory = match &kubernetes_colony {
+    let inventory = match &config.kubernetes_colony {
         Some(target) => {
             let client = inventory::connect(target).await?;
             tracing::info!(colony = %target, "Keeping the component inventory from the Kubernetes API");

@@ -6,8 +6,7 @@
 
 mod changes;
 mod components;
-mod target;
 mod watch;
 
-pub use target::KubernetesColony;
+pub use coral_config::KubernetesColony;
 pub use watch::{InventoryError, connect, run};

@@ -16,9 +16,9 @@ use serde::de::DeserializeOwned;
 
 use super::changes;
 use super::components::{ClusterState, Observed, observe};
-use super::target::KubernetesColony;
 use crate::service::{Colony, unix_now};
 use crate::store::{ComponentRecord, EventRecord, StoreError};
+use coral_config::KubernetesColony;
 
 #[derive(Debug, thiserror::Error)]
 #[error(

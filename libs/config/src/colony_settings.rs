@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use coral_mesh_addressing::{MeshIpv4Cidr, MeshIpv6Cidr, MeshNetwork};
 use serde::{Deserialize, Serialize};
 
+use crate::kubernetes_colony::KubernetesColony;
 use crate::secret::SecretString;
 
 /// Defaults: the values a colony takes when nobody says otherwise.
@@ -81,7 +82,7 @@ pub struct ColonySettings {
     /// In Kubernetes: `namespace/name` of the Colony resource this colony
     /// serves; it then keeps the component inventory of its Connections.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kubernetes_colony: Option<String>,
+    pub kubernetes_colony: Option<KubernetesColony>,
     #[serde(
         default = "default_inventory_interval",
         skip_serializing_if = "is_default_inventory_interval"
@@ -384,18 +385,6 @@ impl ColonySettings {
                 });
             }
         }
-        if let Some(colony) = &self.kubernetes_colony {
-            let valid = colony.split_once('/').is_some_and(|(ns, name)| {
-                !ns.is_empty() && !name.is_empty() && !name.contains('/')
-            });
-            if !valid {
-                return Err(SettingsError::Invalid {
-                    field: "kubernetesColony",
-                    value: colony.clone(),
-                    reason: "use NAMESPACE/NAME of a Colony resource, e.g. shop/shop-prod",
-                });
-            }
-        }
         if let StorageSettings::Clickhouse { url, .. } = &self.storage
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
@@ -541,7 +530,7 @@ mod tests {
                 enrollment_token_file: Some("/var/run/coral/keys/enrollment-token".into()),
                 ..MeshSettings::default()
             },
-            kubernetes_colony: Some("shop/shop-prod".into()),
+            kubernetes_colony: Some("shop/shop-prod".parse().unwrap()),
             ..ColonySettings::default()
         }
     }
@@ -607,9 +596,9 @@ mod tests {
                 minutes: 14
             })
         ));
-        let mut settings = sample();
-        settings.kubernetes_colony = Some("shop".into());
-        assert!(settings.validate().is_err());
+        let text = sample().to_yaml().replace("shop/shop-prod", "shop");
+        let error = ColonySettings::parse(&text).unwrap_err().to_string();
+        assert!(error.contains("NAMESPACE/NAME"), "{error}");
         let mut settings = sample();
         settings.storage = StorageSettings::Clickhouse {
             url: "clickhouse:8123".into(),

@@ -9,6 +9,7 @@
 
 pub mod agent_colonies;
 mod colony_settings;
+mod kubernetes_colony;
 mod secret;
 
 pub use agent_colonies::{AgentColoniesError, AgentColoniesFile, AgentColony};
@@ -16,4 +17,5 @@ pub use colony_settings::{
     ColonySettings, ConfigFileError, MeshSettings, RetentionSettings, SettingsError,
     StorageSettings, defaults, limits,
 };
+pub use kubernetes_colony::{KubernetesColony, KubernetesColonyError};
 pub use secret::SecretString;

@@ -34,6 +34,8 @@ pub enum RenderError {
     Ipv4Cidr(coral_mesh_addressing::NetworkError),
     #[error("spec.mesh.ipv6CIDR: {0}")]
     Ipv6Cidr(coral_mesh_addressing::NetworkError),
+    #[error("metadata: {0}")]
+    KubernetesColony(coral_config::KubernetesColonyError),
     #[error("spec: {0}")]
     Settings(#[from] coral_config::SettingsError),
 }
@@ -77,7 +79,11 @@ pub fn settings(
             ..MeshSettings::default()
         },
         discovery_endpoint: spec.discovery.as_ref().map(|d| d.endpoint.clone()),
-        kubernetes_colony: Some(format!("{namespace}/{colony_name}")),
+        kubernetes_colony: Some(
+            format!("{namespace}/{colony_name}")
+                .parse()
+                .map_err(RenderError::KubernetesColony)?,
+        ),
         retention: RetentionSettings {
             flow_days: days(spec.retention.flow_days, defaults::FLOW_DAYS),
             hourly_flow_days: days(spec.retention.hourly_flow_days, defaults::HOURLY_FLOW_DAYS),
